@@ -1,0 +1,1 @@
+"""The ``registry`` command line: parse, call one service, print. Nothing else."""

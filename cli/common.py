@@ -1,0 +1,118 @@
+"""What every command shares: who is acting, one transaction, errors and output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlmodel import Session
+
+from registry.config import Settings, get_settings
+from registry.db import make_engine, session_scope
+from registry.errors import RegistryError
+from registry.services.accounts import ImportRejected
+from registry.services.actors import Actor, resolve_actor
+
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        envvar="REGISTRY_ACTOR",
+        help="E-mail of the person acting (or set REGISTRY_ACTOR).",
+        show_envvar=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON alone on stdout.")]
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def fail(message: str, problems: Sequence[str] = ()) -> NoReturn:
+    """Say why on stderr, one sentence (and any listed problems), and exit 1."""
+    stderr.print(message, markup=False)
+    for problem in problems:
+        stderr.print(f"  {problem}", markup=False)
+    raise typer.Exit(1)
+
+
+@dataclass
+class Work:
+    session: Session
+    settings: Settings
+    actor: Actor
+
+
+def _engine(settings: Settings) -> Engine:
+    return make_engine(settings.database_url)
+
+
+@contextmanager
+def database_errors(settings: Settings) -> Iterator[None]:
+    """Turn registry errors and an unreachable or empty database into one clear sentence."""
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        yield
+    except ImportRejected as exc:
+        fail(exc.message, exc.problems)
+    except RegistryError as exc:
+        fail(exc.message)
+    except (OperationalError, ProgrammingError) as exc:
+        text = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
+            fail(f"The registry at {where} is not initialised; run `registry init` first.")
+        fail(f"Cannot use the database at {where}: {text.splitlines()[0]}")
+
+
+@contextmanager
+def work(as_: str | None) -> Iterator[Work]:
+    """One command, one transaction, acting as ``as_`` (or REGISTRY_ACTOR)."""
+    settings = get_settings()
+    with database_errors(settings):
+        engine = _engine(settings)
+        try:
+            with session_scope(engine) as session:
+                actor = resolve_actor(session, settings, as_ or settings.actor)
+                yield Work(session=session, settings=settings, actor=actor)
+        finally:
+            engine.dispose()
+
+
+def emit_json(value: Any) -> None:
+    data: Any
+    if isinstance(value, BaseModel):
+        data = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        data = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+    else:
+        data = value
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def emit_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    stdout.print(table)
+
+
+def emit_fields(title: str, fields: Sequence[tuple[str, Any]]) -> None:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for name, value in fields:
+        table.add_row(name, "" if value is None else str(value))
+    stdout.print(table)

@@ -1,0 +1,468 @@
+"""``registry``: the command line over the same services as the HTTP API."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import (
+    AsOption,
+    JsonOption,
+    database_errors,
+    emit_fields,
+    emit_json,
+    emit_table,
+    fail,
+    stderr,
+    stdout,
+    work,
+)
+from registry.config import get_settings
+from registry.models import AccountPublic, DepartmentPublic, PersonPublic, Role, TokenCreated
+from registry.services import access, accounts, departments, people, setup, tokens
+
+app = typer.Typer(
+    name="registry",
+    help="The registry of official government social media accounts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+departments_app = typer.Typer(help="Departments.", no_args_is_help=True)
+people_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Registered accounts.", no_args_is_help=True)
+access_app = typer.Typer(help="Who holds an account.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(departments_app, name="departments")
+app.add_typer(people_app, name="people")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(access_app, name="access")
+
+
+# ------------------------------------------------------------------------------ set-up
+
+
+@app.command()
+def init(
+    admin: Annotated[str, typer.Option("--admin", help="E-mail of the first administrator.")],
+    name: Annotated[str, typer.Option("--name", help="Their name.")],
+    json_: JsonOption = False,
+) -> None:
+    """Create the database (migrations), the CED department and its first administrator."""
+    from registry import migrate
+    from registry.db import make_engine, session_scope
+
+    settings = get_settings()
+    with database_errors(settings):
+        engine = make_engine(settings.database_url)
+        try:
+            migrate.upgrade(engine)
+            with session_scope(engine) as session:
+                result = setup.initialise(
+                    session, settings=settings, admin_email=admin, admin_name=name
+                )
+                public = people.to_public(session, [result.admin])[0]
+        finally:
+            engine.dispose()
+    if json_:
+        emit_json(
+            {
+                "created": result.created,
+                "message": result.message,
+                "admin": public.model_dump(mode="json"),
+            }
+        )
+    else:
+        stdout.print(result.message, markup=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run(
+        "registry.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    _migrate("upgrade", revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
+    """Undo migrations down to REVISION (default: one step)."""
+    _migrate("downgrade", revision)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration revision and the newest one available."""
+    from registry import migrate
+    from registry.db import make_engine
+
+    settings = get_settings()
+    with database_errors(settings):
+        engine = make_engine(settings.database_url)
+        try:
+            revision = migrate.current(engine)
+        finally:
+            engine.dispose()
+    head = migrate.head()
+    state = "up to date" if revision == head else f"newest is {head}"
+    stdout.print(f"{revision or 'none (empty database)'} ({state})", markup=False)
+
+
+def _migrate(action: str, revision: str) -> None:
+    from registry import migrate
+    from registry.db import make_engine
+
+    settings = get_settings()
+    with database_errors(settings):
+        engine = make_engine(settings.database_url)
+        try:
+            getattr(migrate, action)(engine, revision)
+            now = migrate.current(engine)
+        finally:
+            engine.dispose()
+    stdout.print(f"Database is at revision {now or 'none'}.", markup=False)
+
+
+# ------------------------------------------------------------------------------ departments
+
+
+@departments_app.command("add")
+def departments_add(
+    code: Annotated[str, typer.Argument(help="Short code, e.g. AGR.")],
+    name: Annotated[str, typer.Argument(help="Full name.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Add a department (administrators)."""
+    with work(as_) as w:
+        dept = departments.add_department(w.session, actor=w.actor, code=code, name=name)
+        public = DepartmentPublic.model_validate(dept, from_attributes=True)
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(f"Added department {public.code} ({public.name}).", markup=False)
+
+
+@departments_app.command("list")
+def departments_list(as_: AsOption = None, json_: JsonOption = False) -> None:
+    """List departments."""
+    with work(as_) as w:
+        rows = [
+            DepartmentPublic.model_validate(d, from_attributes=True)
+            for d in departments.list_departments(w.session, actor=w.actor)
+        ]
+    if json_:
+        emit_json(rows)
+    else:
+        emit_table("Departments", ["code", "name"], [(d.code, d.name) for d in rows])
+
+
+# ------------------------------------------------------------------------------ people
+
+
+@people_app.command("add")
+def people_add(
+    email: Annotated[str, typer.Argument(help="Government e-mail address.")],
+    name: Annotated[str, typer.Option("--name", help="Full name.")],
+    department: Annotated[str, typer.Option("--department", help="Department code.")],
+    role: Annotated[
+        list[Role] | None, typer.Option("--role", help="A role; repeat for several.")
+    ] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Register a person (administrators)."""
+    with work(as_) as w:
+        person = people.add_person(
+            w.session,
+            settings=w.settings,
+            actor=w.actor,
+            email=email,
+            name=name,
+            department=department,
+            roles=role or [Role.requester],
+        )
+        public = people.to_public(w.session, [person])[0]
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(
+            f"Added {public.email} to {public.department} as {', '.join(public.roles)}.",
+            markup=False,
+        )
+
+
+def _people_table(rows: list[PersonPublic]) -> None:
+    emit_table(
+        "People",
+        ["email", "name", "department", "roles", "status"],
+        [(p.email, p.name, p.department, ", ".join(p.roles), p.status) for p in rows],
+    )
+
+
+@people_app.command("list")
+def people_list(
+    department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """List the people you may see."""
+    with work(as_) as w:
+        rows = people.list_people(w.session, actor=w.actor, department=department)
+    if json_:
+        emit_json(rows)
+    else:
+        _people_table(rows)
+
+
+@people_app.command("show")
+def people_show(
+    email: Annotated[str, typer.Argument()], as_: AsOption = None, json_: JsonOption = False
+) -> None:
+    """Show one person."""
+    with work(as_) as w:
+        person = people.show_person(w.session, actor=w.actor, email=email)
+    if json_:
+        emit_json(person)
+    else:
+        emit_fields(person.email, list(person.model_dump().items()))
+
+
+# ------------------------------------------------------------------------------ tokens
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Argument(help="Whose token.")],
+    days: Annotated[int, typer.Option(help="Days until it expires.")] = tokens.DEFAULT_DAYS,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Create an API token (administrators). It is printed once and never again."""
+    with work(as_) as w:
+        issued = tokens.create_token(w.session, actor=w.actor, email=email, days=days)
+        public = tokens.to_public(w.session, [issued.row])[0]
+    created = TokenCreated(**public.model_dump(), token=issued.token)
+    if json_:
+        emit_json(created)
+    else:
+        stderr.print(
+            f"Token {created.id} for {created.person}, expires {created.expires_at:%Y-%m-%d}. "
+            "It is shown only now:",
+            markup=False,
+        )
+        sys.stdout.write(issued.token + "\n")
+
+
+@tokens_app.command("list")
+def tokens_list(
+    email: Annotated[str | None, typer.Option(help="Whose tokens (administrators).")] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """List tokens (never their secrets)."""
+    with work(as_) as w:
+        rows = tokens.list_tokens(w.session, actor=w.actor, email=email)
+    if json_:
+        emit_json(rows)
+    else:
+        emit_table(
+            "API tokens",
+            ["id", "person", "prefix", "created", "expires", "revoked"],
+            [
+                (
+                    t.id,
+                    t.person,
+                    t.prefix + "...",
+                    f"{t.created_at:%Y-%m-%d}",
+                    f"{t.expires_at:%Y-%m-%d}",
+                    t.revoked_at and f"{t.revoked_at:%Y-%m-%d}",
+                )
+                for t in rows
+            ],
+        )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Revoke a token (your own, or any as an administrator)."""
+    with work(as_) as w:
+        row = tokens.revoke_token(w.session, actor=w.actor, token_id=token_id)
+        public = tokens.to_public(w.session, [row])[0]
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(f"Token {public.id} of {public.person} is revoked.", markup=False)
+
+
+# ------------------------------------------------------------------------------ accounts
+
+
+def _account_rows(rows: list[AccountPublic]) -> None:
+    emit_table(
+        "Accounts",
+        ["id", "platform", "handle", "department", "category", "status", "holders"],
+        [
+            (a.id, a.platform, a.handle, a.department, a.category, a.status, ", ".join(a.holders))
+            for a in rows
+        ],
+    )
+
+
+@accounts_app.command("list")
+def accounts_list(
+    department: Annotated[str | None, typer.Option(help="Department code.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, active, suspended, decommissioned.")
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="Platform name.")] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """List the accounts you may see."""
+    with work(as_) as w:
+        rows = accounts.list_accounts(
+            w.session, actor=w.actor, department=department, status=status, platform=platform
+        )
+    if json_:
+        emit_json(rows)
+    else:
+        _account_rows(rows)
+
+
+@accounts_app.command("show")
+def accounts_show(
+    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Show one account and its holders."""
+    with work(as_) as w:
+        account = accounts.show_account(w.session, actor=w.actor, account_id=account_id)
+    if json_:
+        emit_json(account)
+    else:
+        fields = account.model_dump()
+        fields["holders"] = ", ".join(account.holders)
+        emit_fields(f"Account {account.id}", list(fields.items()))
+
+
+@accounts_app.command("import")
+def accounts_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: platform,handle,url,category,department,login_email,purpose,holders"
+        ),
+    ],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Import CED's existing list: every row checked, all rows or none, bad rows named."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"Cannot read {file}: {exc.strerror or exc}.")
+    with work(as_) as w, _progress("Checking rows") as progress:
+        result = accounts.import_accounts(
+            w.session, settings=w.settings, actor=w.actor, data=data, progress=progress
+        )
+    if json_:
+        emit_json({"imported": result.count, "account_ids": result.account_ids})
+    else:
+        stdout.print(f"Imported {result.count} accounts.", markup=False)
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on a terminal (stderr); nothing when output is not a terminal."""
+    if not stderr.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=stderr, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+# ------------------------------------------------------------------------------ access
+
+
+@access_app.command("grant")
+def access_grant(
+    account_id: Annotated[int, typer.Argument()],
+    email: Annotated[str, typer.Argument()],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Give a person access to an account (CED or administrators)."""
+    with work(as_) as w:
+        row = access.grant(
+            w.session, settings=w.settings, actor=w.actor, account_id=account_id, email=email
+        )
+        public = access.grant_to_public(w.session, row)
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(f"{public.holder} now holds account {account_id}.", markup=False)
+
+
+@access_app.command("revoke")
+def access_revoke(
+    account_id: Annotated[int, typer.Argument()],
+    email: Annotated[str, typer.Argument()],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Take a person's access away (CED or administrators); refused if rule 3 would break."""
+    with work(as_) as w:
+        row = access.revoke(
+            w.session, settings=w.settings, actor=w.actor, account_id=account_id, email=email
+        )
+        public = access.grant_to_public(w.session, row)
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(f"{public.holder} no longer holds account {account_id}.", markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The registry of a government's official social media accounts."""

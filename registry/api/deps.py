@@ -1,0 +1,54 @@
+"""Dependencies shared by the routers: the session (which commits), the settings, the actor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from registry.config import Settings
+from registry.errors import Unauthenticated
+from registry.services import tokens
+from registry.services.actors import Actor
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the endpoint returns, else rolled back."""
+    engine: Engine = request.app.state.engine
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `registry tokens create`.")
+
+
+def get_actor(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("Send an API token as 'Authorization: Bearer TOKEN'.")
+    return tokens.authenticate(session, settings=settings, token=credentials.credentials)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -1,0 +1,58 @@
+"""One shape for every refusal: ``{"error": kind, "detail": sentence}`` with its status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from registry.errors import RegistryError
+from registry.services.accounts import ImportRejected
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str
+    problems: list[str] | None = None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for a route that may refuse with these statuses."""
+    meaning = {
+        401: "No token, or an unknown, expired or revoked one.",
+        403: "The caller's roles do not allow this.",
+        404: "Not found, or not visible to the caller.",
+        409: "A rule or the current state forbids this.",
+        422: "The input is malformed or unacceptable.",
+    }
+    return {s: {"model": ErrorBody, "description": meaning[s]} for s in statuses}
+
+
+def _describe(errors: Any) -> str:
+    parts = []
+    for err in errors[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where or 'input'}: {err.get('msg', 'invalid')}")
+    return "Invalid input: " + "; ".join(parts) + "."
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RegistryError)
+    async def _registry_error(_request: Request, exc: RegistryError) -> JSONResponse:
+        body = ErrorBody(
+            error=exc.kind,
+            detail=exc.message,
+            problems=exc.problems if isinstance(exc, ImportRejected) else None,
+        )
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(
+            body.model_dump(exclude_none=True), status_code=exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        body = ErrorBody(error="invalid_input", detail=_describe(exc.errors()))
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)

@@ -1,0 +1,212 @@
+"""Thin routers: parse, call one service function, return its public schema. No SQL here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, status
+from pydantic import BaseModel, Field
+
+from registry.api.deps import ActorDep, SessionDep, SettingsDep
+from registry.api.errors import error_responses
+from registry.models import (
+    AccessGrantPublic,
+    AccountPublic,
+    DepartmentBase,
+    DepartmentPublic,
+    PersonCreate,
+    PersonPublic,
+    TokenCreated,
+    TokenPublic,
+)
+from registry.services import access, accounts, departments, people, tokens
+
+router = APIRouter()
+
+AUTH = error_responses(401, 403, 422)
+
+
+@router.get(
+    "/departments", response_model=list[DepartmentPublic], tags=["departments"], responses=AUTH
+)
+def list_departments(session: SessionDep, actor: ActorDep) -> list[DepartmentPublic]:
+    return [
+        DepartmentPublic.model_validate(d, from_attributes=True)
+        for d in departments.list_departments(session, actor=actor)
+    ]
+
+
+@router.post(
+    "/departments",
+    response_model=DepartmentPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["departments"],
+    responses=error_responses(401, 403, 409, 422),
+)
+def add_department(body: DepartmentBase, session: SessionDep, actor: ActorDep) -> DepartmentPublic:
+    dept = departments.add_department(session, actor=actor, code=body.code, name=body.name)
+    return DepartmentPublic.model_validate(dept, from_attributes=True)
+
+
+@router.get("/people", response_model=list[PersonPublic], tags=["people"], responses=AUTH)
+def list_people(
+    session: SessionDep, actor: ActorDep, department: str | None = Query(None, max_length=32)
+) -> list[PersonPublic]:
+    return people.list_people(session, actor=actor, department=department)
+
+
+@router.post(
+    "/people",
+    response_model=PersonPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["people"],
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def add_person(
+    body: PersonCreate, session: SessionDep, settings: SettingsDep, actor: ActorDep
+) -> PersonPublic:
+    person = people.add_person(
+        session,
+        settings=settings,
+        actor=actor,
+        email=body.email,
+        name=body.name,
+        department=body.department,
+        roles=body.roles,
+    )
+    return people.to_public(session, [person])[0]
+
+
+@router.get(
+    "/people/{email}",
+    response_model=PersonPublic,
+    tags=["people"],
+    responses=error_responses(401, 404, 422),
+)
+def show_person(email: str, session: SessionDep, actor: ActorDep) -> PersonPublic:
+    return people.show_person(session, actor=actor, email=email)
+
+
+@router.get("/accounts", response_model=list[AccountPublic], tags=["accounts"], responses=AUTH)
+def list_accounts(
+    session: SessionDep,
+    actor: ActorDep,
+    department: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    platform: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[AccountPublic]:
+    return accounts.list_accounts(
+        session, actor=actor, department=department, status=status, platform=platform
+    )
+
+
+@router.get(
+    "/accounts/{account_id}",
+    response_model=AccountPublic,
+    tags=["accounts"],
+    responses=error_responses(401, 404, 422),
+)
+def show_account(account_id: int, session: SessionDep, actor: ActorDep) -> AccountPublic:
+    return accounts.show_account(session, actor=actor, account_id=account_id)
+
+
+class ImportSummary(BaseModel):
+    imported: int
+    account_ids: list[int]
+
+
+@router.post(
+    "/accounts/import",
+    response_model=ImportSummary,
+    status_code=status.HTTP_201_CREATED,
+    tags=["accounts"],
+    responses=error_responses(401, 403, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def import_accounts(
+    request: Request, session: SessionDep, settings: SettingsDep, actor: ActorDep
+) -> ImportSummary:
+    """Import CED's existing list as CSV (``Content-Type: text/csv``): all rows or none."""
+    data = await request.body()
+    result = accounts.import_accounts(session, settings=settings, actor=actor, data=data)
+    return ImportSummary(imported=result.count, account_ids=result.account_ids)
+
+
+class HolderBody(BaseModel):
+    email: str = Field(max_length=254)
+
+
+@router.post(
+    "/accounts/{account_id}/holders",
+    response_model=AccessGrantPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["access"],
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def grant_access(
+    account_id: int,
+    body: HolderBody,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+) -> AccessGrantPublic:
+    row = access.grant(
+        session, settings=settings, actor=actor, account_id=account_id, email=body.email
+    )
+    return access.grant_to_public(session, row)
+
+
+@router.delete(
+    "/accounts/{account_id}/holders/{email}",
+    response_model=AccessGrantPublic,
+    tags=["access"],
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def revoke_access(
+    account_id: int, email: str, session: SessionDep, settings: SettingsDep, actor: ActorDep
+) -> AccessGrantPublic:
+    row = access.revoke(session, settings=settings, actor=actor, account_id=account_id, email=email)
+    return access.grant_to_public(session, row)
+
+
+class TokenRequest(BaseModel):
+    email: str = Field(max_length=254)
+    days: int = Field(default=tokens.DEFAULT_DAYS, ge=1, le=tokens.MAX_DAYS)
+
+
+@router.post(
+    "/tokens",
+    response_model=TokenCreated,
+    status_code=status.HTTP_201_CREATED,
+    tags=["tokens"],
+    responses=error_responses(401, 403, 404, 422),
+)
+def create_token(
+    body: Annotated[TokenRequest, Body()], session: SessionDep, actor: ActorDep
+) -> TokenCreated:
+    issued = tokens.create_token(session, actor=actor, email=body.email, days=body.days)
+    public = tokens.to_public(session, [issued.row])[0]
+    return TokenCreated(**public.model_dump(), token=issued.token)
+
+
+@router.get("/tokens", response_model=list[TokenPublic], tags=["tokens"], responses=AUTH)
+def list_tokens(
+    session: SessionDep, actor: ActorDep, email: Annotated[str | None, Query(max_length=254)] = None
+) -> list[TokenPublic]:
+    return tokens.list_tokens(session, actor=actor, email=email)
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    response_model=TokenPublic,
+    tags=["tokens"],
+    responses=error_responses(401, 404, 422),
+)
+def revoke_token(token_id: int, session: SessionDep, actor: ActorDep) -> TokenPublic:
+    row = tokens.revoke_token(session, actor=actor, token_id=token_id)
+    return tokens.to_public(session, [row])[0]

@@ -1,0 +1,55 @@
+"""Errors a user can cause. Each carries the HTTP status it maps to and one clear sentence.
+
+Services raise these; the API renders ``{"error": <kind>, "detail": <sentence>}`` and the
+CLI prints the sentence on stderr and exits 1. Anything else is a bug and may show a traceback.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    status_code: int = 400
+    kind: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthenticated(RegistryError):
+    status_code = 401
+    kind = "unauthenticated"
+
+
+class Forbidden(RegistryError):
+    status_code = 403
+    kind = "forbidden"
+
+
+class NotFound(RegistryError):
+    status_code = 404
+    kind = "not_found"
+
+
+class Conflict(RegistryError):
+    """The operation clashes with the current state (a duplicate, a state already decided)."""
+
+    status_code = 409
+    kind = "conflict"
+
+
+class RuleViolation(Conflict):
+    """The operation would break one of the registry's rules."""
+
+    kind = "rule_violation"
+
+
+class InvalidTransition(Conflict):
+    kind = "invalid_transition"
+
+
+class InvalidInput(RegistryError):
+    """Well-formed but unacceptable input: a bad e-mail address, an empty reason, a bad CSV."""
+
+    status_code = 422
+    kind = "invalid_input"

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Index
+from sqlmodel import Field, SQLModel
+
+from registry.models.base import UTCDateTime, utcnow
+
+
+class AuditEvent(SQLModel, table=True):
+    """One thing that happened, written in the same transaction as the change it records.
+
+    Rows are only ever inserted. ``details`` never holds a secret.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    actor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    actor_email: str | None = Field(default=None, max_length=254)
+    action: str = Field(max_length=64, index=True)
+    entity_type: str = Field(max_length=32)
+    entity_id: str = Field(max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+
+
+class AuditEventPublic(SQLModel):
+    seq: int
+    at: dt.datetime
+    actor: str | None
+    action: str
+    entity_type: str
+    entity_id: str
+    details: dict[str, Any]

@@ -1,0 +1,474 @@
+"""Accounts: validation against the rules, listing, showing and the bulk import of CED's list."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, or_
+from sqlmodel import Session, col, select
+
+from registry.config import Settings
+from registry.errors import Conflict, InvalidInput, NotFound, RegistryError, RuleViolation
+from registry.models import (
+    AccessGrant,
+    Account,
+    AccountPublic,
+    AccountStatus,
+    Department,
+    Person,
+    PersonStatus,
+    Role,
+    utcnow,
+)
+from registry.platforms import get_platform, normalize_handle
+from registry.rules import Holder, check_category, check_government_email, holder_shortfalls
+from registry.services import audit
+from registry.services.actors import Actor
+from registry.validation import clean_text, clean_url
+
+
+@dataclass(frozen=True)
+class AccountDraft:
+    """Account fields after every check: ready to insert."""
+
+    platform: str
+    handle: str
+    handle_normalized: str
+    url: str
+    category: str
+    department_id: int
+    department_code: str
+    program_area: str
+    purpose: str
+    login_email: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.platform} @{self.handle}"
+
+
+def label(account: Account) -> str:
+    """How messages name an account: ``account 12 (facebook @ManitobaGov)``."""
+    return f"account {account.id} ({account.platform} @{account.handle})"
+
+
+def validate_draft(
+    *,
+    settings: Settings,
+    departments_by_code: dict[str, Department],
+    platform: str,
+    handle: str,
+    url: str,
+    category: str,
+    department: str,
+    program_area: str,
+    purpose: str,
+    login_email: str,
+) -> AccountDraft:
+    """Check one account's fields against rules 1 and 2 and the field limits."""
+    known = get_platform(platform)
+    shown, compared = normalize_handle(known, handle)
+    code = department.strip().upper()
+    dept = departments_by_code.get(code)
+    if dept is None or dept.id is None:
+        raise InvalidInput(f"No department with code {code!r}.")
+    return AccountDraft(
+        platform=known.name,
+        handle=shown,
+        handle_normalized=compared,
+        url=clean_url(url),
+        category=check_category(category).value,
+        department_id=dept.id,
+        department_code=dept.code,
+        program_area=clean_text(program_area, field="Program area", max_length=200, required=False),
+        purpose=clean_text(purpose, field="Purpose", max_length=2000),
+        login_email=check_government_email(
+            login_email, settings.approved_domains, what="Login e-mail"
+        ),
+    )
+
+
+def all_departments(session: Session) -> dict[str, Department]:
+    return {d.code: d for d in session.exec(select(Department))}
+
+
+def ced_department_id(session: Session, settings: Settings) -> int | None:
+    dept = session.exec(
+        select(Department).where(Department.code == settings.ced_department)
+    ).first()
+    return dept.id if dept else None
+
+
+def holder_facts(people: Iterable[Person], *, ced_id: int | None) -> list[Holder]:
+    return [
+        Holder(
+            email=p.email,
+            active=p.status == PersonStatus.active,
+            is_ced=ced_id is not None and p.department_id == ced_id,
+        )
+        for p in people
+    ]
+
+
+def find_live_handle(session: Session, platform: str, handle_normalized: str) -> Account | None:
+    """The account (not decommissioned) that already uses this handle on this platform."""
+    return session.exec(
+        select(Account).where(
+            Account.platform == platform,
+            Account.handle_normalized == handle_normalized,
+            Account.status != AccountStatus.decommissioned,
+        )
+    ).first()
+
+
+def insert_active_accounts(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Actor,
+    entries: Sequence[tuple[AccountDraft, Sequence[Person]]],
+    action: str,
+) -> list[int]:
+    """Insert already-validated active accounts with their holders, in bulk, and audit each.
+
+    Callers have checked rules 1-3 and handle uniqueness; the database's unique index on live
+    handles is the last guard against a race.
+    """
+    now = utcnow()
+    next_review = (now + dt.timedelta(days=settings.review_interval_days)).date()
+    rows: list[dict[str, Any]] = [
+        {
+            "platform": d.platform,
+            "handle": d.handle,
+            "handle_normalized": d.handle_normalized,
+            "url": d.url,
+            "category": d.category,
+            "department_id": d.department_id,
+            "program_area": d.program_area,
+            "purpose": d.purpose,
+            "login_email": d.login_email,
+            "status": AccountStatus.active.value,
+            "created_at": now,
+            "activated_at": now,
+            "next_review_on": next_review,
+        }
+        for d, _ in entries
+    ]
+    if not rows:
+        return []
+    ids: list[int] = list(
+        session.scalars(
+            insert(Account).returning(col(Account.id), sort_by_parameter_order=True), rows
+        )
+    )
+    grants = [
+        {"account_id": account_id, "person_id": p.id, "granted_by_id": actor.id, "granted_at": now}
+        for account_id, (_, holders) in zip(ids, entries, strict=True)
+        for p in holders
+    ]
+    session.execute(insert(AccessGrant), grants)
+    audit.record_many(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="account",
+        items=(
+            (
+                account_id,
+                {
+                    "platform": d.platform,
+                    "handle": d.handle,
+                    "department": d.department_code,
+                    "holders": sorted(p.email for p in holders),
+                },
+            )
+            for account_id, (d, holders) in zip(ids, entries, strict=True)
+        ),
+    )
+    return ids
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def holders_of(session: Session, account_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Active holders' e-mails per account, in one query."""
+    found: dict[int, list[str]] = {i: [] for i in account_ids}
+    if not account_ids:
+        return found
+    rows = session.exec(
+        select(AccessGrant.account_id, Person.email)
+        .join(Person, col(Person.id) == AccessGrant.person_id)
+        .where(col(AccessGrant.account_id).in_(account_ids), col(AccessGrant.revoked_at).is_(None))
+        .order_by(Person.email)
+    )
+    for account_id, email in rows:
+        found[account_id].append(email)
+    return found
+
+
+def to_public(session: Session, accounts: Sequence[Account]) -> list[AccountPublic]:
+    holders = holders_of(session, [a.id for a in accounts if a.id is not None])
+    codes = {d.id: d.code for d in session.exec(select(Department))}
+    return [
+        AccountPublic(
+            id=a.id or 0,
+            platform=a.platform,
+            handle=a.handle,
+            url=a.url,
+            category=a.category,
+            department=codes[a.department_id],
+            program_area=a.program_area,
+            purpose=a.purpose,
+            login_email=a.login_email,
+            status=a.status,
+            holders=holders.get(a.id or 0, []),
+            created_at=a.created_at,
+            activated_at=a.activated_at,
+            decommissioned_at=a.decommissioned_at,
+            next_review_on=a.next_review_on,
+        )
+        for a in accounts
+    ]
+
+
+def _visible(actor: Actor) -> Any:
+    """A WHERE clause limiting accounts to those the actor may see (None: all)."""
+    if actor.sees_all:
+        return None
+    held = select(AccessGrant.account_id).where(
+        AccessGrant.person_id == actor.id, col(AccessGrant.revoked_at).is_(None)
+    )
+    return or_(col(Account.department_id) == actor.department_id, col(Account.id).in_(held))
+
+
+def get_visible_account(session: Session, *, actor: Actor, account_id: int) -> Account:
+    """The account, or NotFound when it does not exist or the actor may not see it."""
+    query = select(Account).where(Account.id == account_id)
+    clause = _visible(actor)
+    if clause is not None:
+        query = query.where(clause)
+    account = session.exec(query).first()
+    if account is None:
+        raise NotFound(f"No account with id {account_id}.")
+    return account
+
+
+def list_accounts(
+    session: Session,
+    *,
+    actor: Actor,
+    department: str | None = None,
+    status: str | None = None,
+    platform: str | None = None,
+) -> list[AccountPublic]:
+    query = select(Account).order_by(col(Account.id))
+    clause = _visible(actor)
+    if clause is not None:
+        query = query.where(clause)
+    if department:
+        code = department.strip().upper()
+        query = query.join(Department, col(Department.id) == Account.department_id).where(
+            Department.code == code
+        )
+    if status:
+        try:
+            query = query.where(Account.status == AccountStatus(status.strip().lower()).value)
+        except ValueError:
+            known = ", ".join(s.value for s in AccountStatus)
+            raise InvalidInput(f"Unknown status {status!r}; statuses are {known}.") from None
+    if platform:
+        query = query.where(Account.platform == get_platform(platform).name)
+    return to_public(session, list(session.exec(query)))
+
+
+def show_account(session: Session, *, actor: Actor, account_id: int) -> AccountPublic:
+    return to_public(session, [get_visible_account(session, actor=actor, account_id=account_id)])[0]
+
+
+def count_accounts(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Account)).one()
+
+
+# ------------------------------------------------------------------------------ import
+
+IMPORT_COLUMNS = (
+    "platform",
+    "handle",
+    "url",
+    "category",
+    "department",
+    "login_email",
+    "purpose",
+    "holders",
+)
+MAX_IMPORT_ROWS = 50_000
+
+
+class ImportRejected(InvalidInput):
+    """The file was refused as a whole; ``problems`` names every bad row."""
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    account_ids: list[int]
+
+    @property
+    def count(self) -> int:
+        return len(self.account_ids)
+
+
+def import_accounts(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Actor,
+    data: bytes,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """Import CED's existing list: every row checked against every rule, all rows or none.
+
+    Columns: platform,handle,url,category,department,login_email,purpose,holders (holders
+    separated by ``;``). Imported accounts are active. ``progress(done, total)`` is called
+    while rows are checked. Raises :class:`ImportRejected` naming every bad row.
+    """
+    actor.require(Role.ced, Role.admin, to="import accounts")
+    rows = _read_csv(data)
+    total = len(rows)
+    departments_by_code = all_departments(session)
+    ced_id = ced_department_id(session, settings)
+    people = {p.email: p for p in session.exec(select(Person))}
+    live = {
+        (platform, handle): account_id
+        for platform, handle, account_id in session.exec(
+            select(Account.platform, Account.handle_normalized, Account.id).where(
+                Account.status != AccountStatus.decommissioned
+            )
+        )
+    }
+    seen: dict[tuple[str, str], int] = {}
+    problems: list[str] = []
+    entries: list[tuple[AccountDraft, list[Person]]] = []
+    for index, (line, row) in enumerate(rows, start=1):
+        try:
+            draft = validate_draft(
+                settings=settings,
+                departments_by_code=departments_by_code,
+                platform=row["platform"],
+                handle=row["handle"],
+                url=row["url"],
+                category=row["category"],
+                department=row["department"],
+                program_area="",
+                purpose=row["purpose"],
+                login_email=row["login_email"],
+            )
+            key = (draft.platform, draft.handle_normalized)
+            if key in live:
+                raise Conflict(f"{draft.label} is already registered as account {live[key]}")
+            if key in seen:
+                raise Conflict(f"{draft.label} is repeated from line {seen[key]}")
+            seen[key] = line
+            holders = _import_holders(row["holders"], settings=settings, people=people)
+            shortfalls = holder_shortfalls(holder_facts(holders, ced_id=ced_id))
+            if shortfalls:
+                raise RuleViolation("; ".join(shortfalls))
+            entries.append((draft, holders))
+        except RegistryError as exc:
+            problems.append(f"line {line}: {exc.message.rstrip('.')}")
+        if progress is not None and (index % 500 == 0 or index == total):
+            progress(index, total)
+    if problems:
+        count = len(problems)
+        raise ImportRejected(
+            f"Nothing was imported: {count} row{'s' if count != 1 else ''} of {total} "
+            f"{'are' if count != 1 else 'is'} invalid.",
+            problems,
+        )
+    ids = insert_active_accounts(
+        session, settings=settings, actor=actor, entries=entries, action="account.imported"
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="accounts.import",
+        entity_type="import",
+        entity_id=f"{ids[0]}-{ids[-1]}",
+        details={"rows": len(ids), "first_account_id": ids[0], "last_account_id": ids[-1]},
+    )
+    return ImportResult(account_ids=ids)
+
+
+def _read_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """Decode and parse the file, refusing anything that is not a well-formed import CSV."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidInput(f"The file is not valid UTF-8 (line {line}).") from None
+    if "\x00" in text:
+        raise InvalidInput("The file contains NUL bytes; it is not a CSV text file.")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InvalidInput("The file is empty; it needs a header row and at least one account.")
+        names = [h.strip().lower() for h in header]
+        missing = [c for c in IMPORT_COLUMNS if c not in names]
+        extra = [h for h in names if h not in IMPORT_COLUMNS]
+        if missing or extra or len(set(names)) != len(names):
+            raise InvalidInput(
+                "The header must name exactly these columns: "
+                f"{','.join(IMPORT_COLUMNS)}"
+                + (f" (missing: {', '.join(missing)})" if missing else "")
+                + (f" (unknown: {', '.join(extra)})" if extra else "")
+                + "."
+            )
+        rows: list[tuple[int, dict[str, str]]] = []
+        problems: list[str] = []
+        for record in reader:
+            line = reader.line_num
+            if not any(field.strip() for field in record):
+                continue
+            if len(record) != len(names):
+                problems.append(
+                    f"line {line}: has {len(record)} fields where the header has {len(names)}"
+                )
+                continue
+            rows.append((line, dict(zip(names, record, strict=True))))
+            if len(rows) > MAX_IMPORT_ROWS:
+                raise InvalidInput(f"The file has more than {MAX_IMPORT_ROWS} rows; split it.")
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"The file is not well-formed CSV (line {reader.line_num}): {exc}."
+        ) from None
+    if problems:
+        raise ImportRejected(f"Nothing was imported: {len(problems)} malformed row(s).", problems)
+    if not rows:
+        raise InvalidInput("The file has a header but no accounts.")
+    return rows
+
+
+def _import_holders(raw: str, *, settings: Settings, people: dict[str, Person]) -> list[Person]:
+    holders: list[Person] = []
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        address = check_government_email(part, settings.approved_domains, what="Holder")
+        person = people.get(address)
+        if person is None:
+            raise NotFound(f"holder {address} is not a registered person")
+        if person.status != PersonStatus.active:
+            raise RuleViolation(f"holder {address} has left government")
+        if person not in holders:
+            holders.append(person)
+    return holders

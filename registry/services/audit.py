@@ -1,0 +1,61 @@
+"""Recording what happened, in the same transaction as the change itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from registry.models import AuditEvent, utcnow
+from registry.services.actors import Actor
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event. ``actor`` is None only for the system itself (``registry init``)."""
+    event = AuditEvent(
+        actor_id=actor.id if actor else None,
+        actor_email=actor.email if actor else None,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        details=details or {},
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def record_many(
+    session: Session,
+    *,
+    actor: Actor | None,
+    action: str,
+    entity_type: str,
+    items: Iterable[tuple[object, dict[str, Any]]],
+) -> None:
+    """Append one event per ``(entity_id, details)`` in a single round trip (bulk imports)."""
+    now = utcnow()
+    rows = [
+        {
+            "at": now,
+            "actor_id": actor.id if actor else None,
+            "actor_email": actor.email if actor else None,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "details": details,
+        }
+        for entity_id, details in items
+    ]
+    if rows:
+        session.execute(insert(AuditEvent), rows)

@@ -1,0 +1,55 @@
+"""``registry init``: the CED department and the first administrator, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from registry.config import Settings
+from registry.models import Department, Person, PersonRole, Role
+from registry.services import departments, people
+
+CED_NAME = "Communications and Engagement Division"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    created: bool
+    admin: Person
+    message: str
+
+
+def initialise(
+    session: Session, *, settings: Settings, admin_email: str, admin_name: str
+) -> InitResult:
+    """Create the CED department and its first administrator; harmless when already done."""
+    existing_admin = session.exec(
+        select(Person).join(PersonRole).where(PersonRole.role == Role.admin.value)
+    ).first()
+    if existing_admin is not None:
+        return InitResult(
+            created=False,
+            admin=existing_admin,
+            message=(
+                f"The registry is already initialised (administrator {existing_admin.email}); "
+                "nothing changed."
+            ),
+        )
+    ced = session.exec(select(Department).where(Department.code == settings.ced_department)).first()
+    if ced is None:
+        departments.add_department(session, actor=None, code=settings.ced_department, name=CED_NAME)
+    admin = people.add_person(
+        session,
+        settings=settings,
+        actor=None,
+        email=admin_email,
+        name=admin_name,
+        department=settings.ced_department,
+        roles=[Role.admin, Role.ced],
+    )
+    return InitResult(
+        created=True,
+        admin=admin,
+        message=f"Initialised the registry with administrator {admin.email}.",
+    )

@@ -1,0 +1,137 @@
+"""API tokens: random, shown once, stored only as a hash, with an expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from registry.config import Settings
+from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from registry.models import ApiToken, Person, Role, TokenPublic, utcnow
+from registry.services import audit
+from registry.services.actors import Actor, actor_for, find_person
+
+TOKEN_PREFIX = "smr_"  # noqa: S105 (a label, not a secret)
+DEFAULT_DAYS = 90
+MAX_DAYS = 366
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    row: ApiToken
+    token: str
+
+    def __repr__(self) -> str:
+        return f"IssuedToken(id={self.row.id}, token=***)"
+
+
+def create_token(
+    session: Session, *, actor: Actor | None, email: str, days: int = DEFAULT_DAYS
+) -> IssuedToken:
+    """Issue a token for ``email`` (administrators only; None only during set-up)."""
+    if actor is not None:
+        actor.require(Role.admin, to="create API tokens")
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"A token lasts from 1 to {MAX_DAYS} days, not {days}.")
+    person = find_person(session, email)
+    if person.status != "active":
+        raise Forbidden(f"{person.email} has left government and cannot be given a token.")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        person_id=person.id or 0,
+        token_hash=_digest(token),
+        prefix=token[: len(TOKEN_PREFIX) + 6],
+        created_by_id=actor.id if actor else None,
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="token.created",
+        entity_type="token",
+        entity_id=row.id,
+        details={
+            "person": person.email,
+            "prefix": row.prefix,
+            "expires_at": row.expires_at.isoformat(),
+        },
+    )
+    return IssuedToken(row=row, token=token)
+
+
+def authenticate(session: Session, *, settings: Settings, token: str) -> Actor:
+    """The actor a bearer token stands for; one message for every kind of failure."""
+    refused = Unauthenticated("The API token is missing, unknown, expired or revoked.")
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        raise refused
+    digest = _digest(token)
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        raise refused
+    if row.revoked_at is not None or row.expires_at <= utcnow():
+        raise refused
+    person = session.get(Person, row.person_id)
+    if person is None:
+        raise refused
+    return actor_for(session, settings, person)
+
+
+def to_public(session: Session, rows: list[ApiToken]) -> list[TokenPublic]:
+    emails = {
+        p.id: p.email
+        for p in session.exec(select(Person).where(col(Person.id).in_({r.person_id for r in rows})))
+    }
+    return [
+        TokenPublic(
+            id=r.id or 0,
+            person=emails[r.person_id],
+            prefix=r.prefix,
+            created_at=r.created_at,
+            expires_at=r.expires_at,
+            revoked_at=r.revoked_at,
+        )
+        for r in rows
+    ]
+
+
+def list_tokens(session: Session, *, actor: Actor, email: str | None = None) -> list[TokenPublic]:
+    """Tokens without their secrets: an administrator's choice of person, else the actor's own."""
+    query = select(ApiToken).order_by(col(ApiToken.id))
+    if email:
+        person = find_person(session, email)
+        if person.id != actor.id:
+            actor.require(Role.admin, to="list other people's tokens")
+        query = query.where(ApiToken.person_id == person.id)
+    elif not actor.has(Role.admin):
+        query = query.where(ApiToken.person_id == actor.id)
+    return to_public(session, list(session.exec(query)))
+
+
+def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.person_id != actor.id and not actor.has(Role.admin)):
+        raise NotFound(f"No token with id {token_id}.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="token.revoked",
+            entity_type="token",
+            entity_id=row.id,
+            details={"prefix": row.prefix},
+        )
+    return row

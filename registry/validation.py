@@ -1,0 +1,39 @@
+"""Checks on free text and URLs that every entry point shares."""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import urlsplit
+
+from registry.errors import InvalidInput
+
+# Bidirectional overrides and isolates can make text display differently from what it is.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
+    """Strip ``value`` and refuse blank (when required), oversize or control-laden text."""
+    text = value.strip()
+    if required and not text:
+        raise InvalidInput(f"{field} must not be blank.")
+    if len(text) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters ({len(text)}).")
+    for char in text:
+        if char in _BIDI_CONTROLS:
+            raise InvalidInput(f"{field} contains a right-to-left or other direction override.")
+        if unicodedata.category(char) == "Cc" and char not in "\t\n":
+            raise InvalidInput(f"{field} contains a control character.")
+    return text
+
+
+def clean_url(value: str, *, field: str = "Profile URL", max_length: int = 500) -> str:
+    """A plain http(s) URL with a host, or a clear refusal."""
+    url = clean_text(value, field=field, max_length=max_length)
+    if any(char.isspace() for char in url) or not url.isascii():
+        raise InvalidInput(f"{field} {url!r} must be an ASCII URL without spaces.")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput(f"{field} {url!r} must be an http(s) address with a host.")
+    if parts.username or parts.password:
+        raise InvalidInput(f"{field} {url!r} must not carry a user name or password.")
+    return url

@@ -1,0 +1,105 @@
+"""Test databases are built by ``alembic upgrade head``, on SQLite or on PostgreSQL.
+
+Set REGISTRY_TEST_DATABASE_URL=postgresql+psycopg://... to run the suite on PostgreSQL.
+Service tests run inside one transaction rolled back at the end; tests that need real
+commits (CLI, HTTP, concurrency) get a fresh empty database of their own (a new SQLite file,
+or a new PostgreSQL schema that is dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from registry import migrate
+from registry.config import Settings
+from registry.db import make_engine
+from tests.factories import World
+
+PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL", "")
+ON_POSTGRES = PG_URL.startswith("postgresql")
+
+postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL")
+
+
+@dataclass
+class FreshDatabase:
+    """An empty registry database migrated to head, for tests that commit."""
+
+    url: str
+    engine: Engine
+
+    def settings(self) -> Settings:
+        return Settings(database_url=self.url)
+
+
+def _schema_url(schema: str) -> str:
+    return (
+        make_url(PG_URL)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+
+
+def _new_database(tmp_path: Path) -> Iterator[FreshDatabase]:
+    if ON_POSTGRES:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = _schema_url(schema)
+    else:
+        url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    try:
+        yield FreshDatabase(url=url, engine=engine)
+    finally:
+        engine.dispose()
+        if ON_POSTGRES:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path) -> Iterator[FreshDatabase]:
+    yield from _new_database(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def shared_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshDatabase]:
+    """One migrated database for the whole run; tests roll their changes back."""
+    yield from _new_database(tmp_path_factory.mktemp("shared"))
+
+
+@pytest.fixture
+def settings(shared_db: FreshDatabase) -> Settings:
+    return shared_db.settings()
+
+
+@pytest.fixture
+def session(shared_db: FreshDatabase) -> Iterator[Session]:
+    """A session whose every change is rolled back when the test ends."""
+    connection = shared_db.engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def world(session: Session, settings: Settings) -> World:
+    return World.build(session, settings)

@@ -1,0 +1,93 @@
+"""Plain factories: a small cast of departments and people, and accounts made through services."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from registry.config import Settings
+from registry.models import Account, Person, Role
+from registry.services import accounts, departments, people
+from registry.services.actors import Actor, actor_for
+
+# short name -> (email, department, roles)
+CAST: dict[str, tuple[str, str, tuple[Role, ...]]] = {
+    "admin": ("admin@gov.mb.ca", "CED", (Role.admin, Role.ced)),
+    "ced1": ("ced.one@gov.mb.ca", "CED", (Role.ced,)),
+    "ced2": ("ced.two@gov.mb.ca", "CED", (Role.ced,)),
+    "agr_requester": ("rita.requester@gov.mb.ca", "AGR", (Role.requester,)),
+    "agr_approver": ("dana.deputy@gov.mb.ca", "AGR", (Role.dept_approver,)),
+    "agr_staff": ("sam.staff@agr.gov.mb.ca", "AGR", (Role.requester,)),
+    "hlt_requester": ("hana.health@gov.mb.ca", "HLT", (Role.requester,)),
+    "auditor": ("aude.auditor@gov.mb.ca", "FIN", (Role.auditor,)),
+}
+
+
+@dataclass
+class World:
+    session: Session
+    settings: Settings
+    people: dict[str, Person] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, session: Session, settings: Settings) -> World:
+        world = cls(session=session, settings=settings)
+        for code, name in [
+            ("CED", "Communications and Engagement Division"),
+            ("AGR", "Agriculture"),
+            ("HLT", "Health"),
+            ("FIN", "Finance"),
+        ]:
+            departments.add_department(session, actor=None, code=code, name=name)
+        for key, (email, dept, roles) in CAST.items():
+            world.people[key] = people.add_person(
+                session,
+                settings=settings,
+                actor=None,
+                email=email,
+                name=key.replace("_", " ").title(),
+                department=dept,
+                roles=roles,
+            )
+        return world
+
+    def actor(self, key: str) -> Actor:
+        return actor_for(self.session, self.settings, self.people[key])
+
+    def email(self, key: str) -> str:
+        return self.people[key].email
+
+    def account(
+        self,
+        handle: str = "ManitobaAg",
+        *,
+        holders: Sequence[str] = ("ced1", "agr_staff"),
+        department: str = "AGR",
+        platform: str = "facebook",
+        login_email: str = "agr.social@gov.mb.ca",
+    ) -> Account:
+        """An active account made the way an import makes one (rules already satisfied)."""
+        draft = accounts.validate_draft(
+            settings=self.settings,
+            departments_by_code=accounts.all_departments(self.session),
+            platform=platform,
+            handle=handle,
+            url=f"https://example.org/{handle}",
+            category="official",
+            department=department,
+            program_area="",
+            purpose="Program news",
+            login_email=login_email,
+        )
+        [account_id] = accounts.insert_active_accounts(
+            self.session,
+            settings=self.settings,
+            actor=self.actor("admin"),
+            entries=[(draft, [self.people[h] for h in holders])],
+            action="account.created",
+        )
+        account = self.session.get(Account, account_id)
+        assert account is not None
+        return account
