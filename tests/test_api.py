@@ -1,0 +1,208 @@
+"""The HTTP API: bearer tokens, status codes, error bodies and one transaction per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from registry.api.app import create_app
+from registry.db import session_scope
+from registry.models import Account, ApiToken, AuditEvent, Person, utcnow
+from registry.services import tokens
+from tests.conftest import FreshDatabase
+from tests.factories import CAST, World
+
+HEADER = "platform,handle,url,category,department,login_email,purpose,holders\n"
+GOOD_ROW = (
+    "facebook,ManitobaAg,https://facebook.com/ManitobaAg,official,AGR,agr.social@gov.mb.ca,"
+    "Farm news,ced.one@gov.mb.ca;sam.staff@agr.gov.mb.ca\n"
+)
+
+
+@dataclass
+class Api:
+    client: TestClient
+    db: FreshDatabase
+    tokens: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def count(self, model: type) -> int:
+        with Session(self.db.engine) as session:
+            return session.exec(select(func.count()).select_from(model)).one()
+
+
+@pytest.fixture
+def api(fresh_db: FreshDatabase) -> Iterator[Api]:
+    settings = fresh_db.settings()
+    with session_scope(fresh_db.engine) as session:
+        World.build(session, settings)
+        issued = {
+            key: tokens.create_token(session, actor=None, email=email).token
+            for key, (email, _, _) in CAST.items()
+        }
+    app = create_app(settings, engine=fresh_db.engine)
+    with TestClient(app) as client:
+        yield Api(client=client, db=fresh_db, tokens=issued)
+
+
+class TestAuthentication:
+    def test_no_token_is_401_with_a_reason(self, api: Api) -> None:
+        response = api.client.get("/accounts")
+        assert response.status_code == 401
+        assert response.json() == {
+            "error": "unauthenticated",
+            "detail": "Send an API token as 'Authorization: Bearer TOKEN'.",
+        }
+        assert response.headers["www-authenticate"] == "Bearer"
+
+    @pytest.mark.parametrize("token", ["nonsense", "smr_" + "A" * 43, "Basic abc"])
+    def test_bad_tokens_are_401(self, api: Api, token: str) -> None:
+        response = api.client.get("/accounts", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+
+    def test_expired_and_revoked_tokens_are_401(self, api: Api) -> None:
+        with session_scope(api.db.engine) as session:
+            by_email = {
+                person.email: row
+                for row, person in session.exec(
+                    select(ApiToken, Person).where(ApiToken.person_id == Person.id)
+                )
+            }
+            expired, revoked = by_email[CAST["admin"][0]], by_email[CAST["ced1"][0]]
+            expired.expires_at = utcnow()
+            revoked.revoked_at = utcnow()
+            session.add_all([expired, revoked])
+        for key in ("admin", "ced1"):
+            response = api.client.get("/departments", headers=api.headers(key))
+            assert response.status_code == 401, key
+            assert "expired or revoked" in response.json()["detail"]
+        assert api.client.get("/departments", headers=api.headers("ced2")).status_code == 200
+
+    def test_a_token_revoked_through_the_api_stops_working(self, api: Api) -> None:
+        created = api.client.post(
+            "/tokens", json={"email": CAST["ced2"][0], "days": 1}, headers=api.headers("admin")
+        )
+        assert created.status_code == 201
+        body = created.json()
+        fresh = {"Authorization": f"Bearer {body['token']}"}
+        assert api.client.get("/departments", headers=fresh).status_code == 200
+        listed = api.client.get("/tokens", headers=api.headers("admin")).json()
+        assert all("token" not in t for t in listed)
+        assert api.client.delete(f"/tokens/{body['id']}", headers=fresh).status_code == 200
+        assert api.client.get("/departments", headers=fresh).status_code == 401
+
+
+class TestRolesAndVisibility:
+    def test_requester_may_not_import_403(self, api: Api) -> None:
+        response = api.client.post(
+            "/accounts/import",
+            content=HEADER + GOOD_ROW,
+            headers={**api.headers("agr_requester"), "Content-Type": "text/csv"},
+        )
+        assert response.status_code == 403
+        assert response.json()["error"] == "forbidden"
+        assert api.count(Account) == 0
+
+    def test_other_departments_accounts_are_404(self, api: Api) -> None:
+        imported = api.client.post(
+            "/accounts/import",
+            content=HEADER + GOOD_ROW,
+            headers={**api.headers("ced1"), "Content-Type": "text/csv"},
+        )
+        assert imported.status_code == 201
+        [account_id] = imported.json()["account_ids"]
+        assert (
+            api.client.get(
+                f"/accounts/{account_id}", headers=api.headers("agr_requester")
+            ).status_code
+            == 200
+        )
+        hidden = api.client.get(f"/accounts/{account_id}", headers=api.headers("hlt_requester"))
+        assert hidden.status_code == 404
+        assert hidden.json()["detail"] == f"No account with id {account_id}."
+        assert api.client.get("/accounts", headers=api.headers("hlt_requester")).json() == []
+
+    def test_people_are_admin_only_to_add(self, api: Api) -> None:
+        body = {
+            "email": "new@gov.mb.ca",
+            "name": "New",
+            "department": "AGR",
+            "roles": ["requester"],
+        }
+        assert api.client.post("/people", json=body, headers=api.headers("ced1")).status_code == 403
+        created = api.client.post("/people", json=body, headers=api.headers("admin"))
+        assert created.status_code == 201
+        assert created.json()["roles"] == ["requester"]
+        again = api.client.post("/people", json=body, headers=api.headers("admin"))
+        assert again.status_code == 409
+
+
+class TestRefusalsChangeNothing:
+    def test_rule_violation_is_409_and_rolls_back(self, api: Api) -> None:
+        imported = api.client.post(
+            "/accounts/import",
+            content=HEADER + GOOD_ROW,
+            headers={**api.headers("ced1"), "Content-Type": "text/csv"},
+        )
+        [account_id] = imported.json()["account_ids"]
+        events = api.count(AuditEvent)
+        response = api.client.delete(
+            f"/accounts/{account_id}/holders/sam.staff@agr.gov.mb.ca", headers=api.headers("ced1")
+        )
+        assert response.status_code == 409
+        assert response.json()["error"] == "rule_violation"
+        assert f"account {account_id} (facebook @ManitobaAg)" in response.json()["detail"]
+        assert api.count(AuditEvent) == events
+
+    def test_grant_then_revoke_over_http(self, api: Api) -> None:
+        imported = api.client.post(
+            "/accounts/import",
+            content=HEADER + GOOD_ROW,
+            headers={**api.headers("ced1"), "Content-Type": "text/csv"},
+        )
+        [account_id] = imported.json()["account_ids"]
+        granted = api.client.post(
+            f"/accounts/{account_id}/holders",
+            json={"email": "ced.two@gov.mb.ca"},
+            headers=api.headers("ced1"),
+        )
+        assert granted.status_code == 201 and granted.json()["granted_by"] == "ced.one@gov.mb.ca"
+        revoked = api.client.delete(
+            f"/accounts/{account_id}/holders/sam.staff@agr.gov.mb.ca", headers=api.headers("ced1")
+        )
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+        shown = api.client.get(f"/accounts/{account_id}", headers=api.headers("auditor")).json()
+        assert shown["holders"] == ["ced.one@gov.mb.ca", "ced.two@gov.mb.ca"]
+
+    def test_bad_import_lists_every_problem(self, api: Api) -> None:
+        bad = GOOD_ROW.replace("official", "personal")
+        response = api.client.post(
+            "/accounts/import",
+            content=HEADER + GOOD_ROW.replace("ManitobaAg", "Other") + bad,
+            headers={**api.headers("ced1"), "Content-Type": "text/csv"},
+        )
+        assert response.status_code == 422
+        body = response.json()
+        assert body["detail"] == "Nothing was imported: 1 row of 2 is invalid."
+        assert body["problems"][0].startswith("line 3: A personal account cannot be registered")
+        assert api.count(Account) == 0
+
+    def test_malformed_payload_is_422_with_a_sentence(self, api: Api) -> None:
+        response = api.client.post("/people", json={"email": 5}, headers=api.headers("admin"))
+        assert response.status_code == 422
+        assert response.json()["error"] == "invalid_input"
+        assert response.json()["detail"].startswith("Invalid input:")
+        not_int = api.client.get("/accounts/abc", headers=api.headers("admin"))
+        assert not_int.status_code == 422
+
+
+class TestOpenApi:
+    def test_schema_lists_the_routes(self, api: Api) -> None:
+        schema = api.client.get("/openapi.json").json()
+        assert {"/accounts", "/accounts/import", "/people", "/tokens"} <= set(schema["paths"])

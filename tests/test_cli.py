@@ -1,0 +1,239 @@
+"""The command line, through Typer's CliRunner and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from registry.db import session_scope
+from tests.conftest import FreshDatabase
+from tests.factories import CAST, World
+
+ADMIN = CAST["admin"][0]
+CED1 = CAST["ced1"][0]
+STAFF = CAST["agr_staff"][0]
+CSV = (
+    "platform,handle,url,category,department,login_email,purpose,holders\n"
+    f"facebook,ManitobaAg,https://facebook.com/ManitobaAg,official,AGR,agr.social@gov.mb.ca,"
+    f"Farm news,{CED1};{STAFF}\n"
+)
+
+
+class Cli:
+    def __init__(self, db: FreshDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.runner = CliRunner()
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", db.url)
+        monkeypatch.delenv("REGISTRY_ACTOR", raising=False)
+
+    def __call__(self, *args: str, ok: bool = True):  # type: ignore[no-untyped-def]
+        result = self.runner.invoke(app, list(args))
+        if ok:
+            assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+        return result
+
+    def json(self, *args: str):  # type: ignore[no-untyped-def]
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def cli(fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    with session_scope(fresh_db.engine) as session:
+        World.build(session, fresh_db.settings())
+    return Cli(fresh_db, monkeypatch)
+
+
+class TestInit:
+    def test_init_twice_is_harmless_and_says_so(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+        runner = CliRunner()
+        first = runner.invoke(
+            app, ["init", "--admin", "Boss@gov.mb.ca", "--name", "Boss", "--json"]
+        )
+        assert first.exit_code == 0, first.stderr
+        body = json.loads(first.stdout)
+        assert body["created"] is True
+        assert body["admin"]["email"] == "boss@gov.mb.ca"
+        assert body["admin"]["department"] == "CED"
+        second = runner.invoke(app, ["init", "--admin", "other@gov.mb.ca", "--name", "Other"])
+        assert second.exit_code == 0
+        assert (
+            "already initialised (administrator boss@gov.mb.ca); nothing changed" in second.stdout
+        )
+        listed = runner.invoke(app, ["people", "list", "--as", "boss@gov.mb.ca", "--json"])
+        assert [p["email"] for p in json.loads(listed.stdout)] == ["boss@gov.mb.ca"]
+
+    def test_init_refuses_a_non_government_admin(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+        result = CliRunner().invoke(app, ["init", "--admin", "me@gmail.com", "--name", "Me"])
+        assert result.exit_code == 1
+        assert "not on an approved government domain" in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+
+    def test_commands_on_an_uninitialised_database_say_so(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+        result = CliRunner().invoke(app, ["people", "list", "--as", ADMIN])
+        assert result.exit_code == 1
+        assert "not initialised; run `registry init` first" in result.stderr
+
+
+class TestActing:
+    def test_missing_unknown_and_env_actor(self, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+        missing = cli("people", "list", ok=False)
+        assert missing.exit_code == 1 and "--as EMAIL" in missing.stderr
+        unknown = cli("people", "list", "--as", "ghost@gov.mb.ca", ok=False)
+        assert unknown.exit_code == 1 and "No person with e-mail ghost@gov.mb.ca" in unknown.stderr
+        monkeypatch.setenv("REGISTRY_ACTOR", ADMIN)
+        assert len(cli.json("people", "list")) == len(CAST)
+
+    def test_role_refusal_is_one_sentence_on_stderr(self, cli: Cli) -> None:
+        result = cli("departments", "add", "EDU", "Education", "--as", CED1, ok=False)
+        assert result.exit_code == 1
+        assert result.stderr.strip() == (
+            "ced.one@gov.mb.ca may not add departments; that needs the admin role."
+        )
+        assert result.stdout == ""
+
+
+class TestAccountsFromTheCli:
+    def test_import_show_list_grant_revoke(self, cli: Cli, tmp_path: Path) -> None:
+        path = tmp_path / "accounts.csv"
+        path.write_text(CSV)
+        imported = cli.json("accounts", "import", str(path), "--as", CED1)
+        [account_id] = imported["account_ids"]
+        shown = cli.json("accounts", "show", str(account_id), "--as", STAFF)
+        assert shown["id"] == account_id and shown["status"] == "active"
+        assert shown["holders"] == [CED1, STAFF]
+        listed = cli.json("accounts", "list", "--department", "AGR", "--as", ADMIN)
+        assert [a["id"] for a in listed] == [account_id]
+        table = cli("accounts", "list", "--as", ADMIN)
+        assert "ManitobaAg" in table.stdout
+        refused = cli("access", "revoke", str(account_id), STAFF, "--as", CED1, ok=False)
+        assert refused.exit_code == 1
+        assert f"account {account_id} (facebook @ManitobaAg)" in refused.stderr
+        granted = cli.json("access", "grant", str(account_id), CAST["ced2"][0], "--as", CED1)
+        assert granted["holder"] == CAST["ced2"][0]
+        cli("access", "revoke", str(account_id), STAFF, "--as", CED1)
+        after = cli.json("accounts", "show", str(account_id), "--as", ADMIN)
+        assert after["holders"] == [CED1, CAST["ced2"][0]]
+
+    def test_bad_import_names_every_row_and_imports_nothing(self, cli: Cli, tmp_path: Path) -> None:
+        path = tmp_path / "bad.csv"
+        path.write_text(
+            CSV + CSV.splitlines()[1].replace("ManitobaAg", "Other").replace(STAFF, "") + "\n"
+        )
+        result = cli("accounts", "import", str(path), "--as", CED1, ok=False)
+        assert result.exit_code == 1
+        lines = result.stderr.splitlines()
+        assert lines[0] == "Nothing was imported: 1 row of 2 is invalid."
+        assert lines[1].strip().startswith("line 3: it needs at least 2 active holders")
+        assert cli.json("accounts", "list", "--as", ADMIN) == []
+
+    def test_missing_file(self, cli: Cli, tmp_path: Path) -> None:
+        result = cli("accounts", "import", str(tmp_path / "nope.csv"), "--as", CED1, ok=False)
+        assert result.exit_code == 1 and "Cannot read" in result.stderr
+
+    def test_unknown_account_id(self, cli: Cli) -> None:
+        result = cli("accounts", "show", "999", "--as", ADMIN, ok=False)
+        assert result.exit_code == 1 and result.stderr.strip() == "No account with id 999."
+
+
+class TestPeopleAndTokens:
+    def test_people_add_show_and_token_lifecycle(self, cli: Cli) -> None:
+        added = cli.json(
+            "people",
+            "add",
+            "new.one@gov.mb.ca",
+            "--name",
+            "New One",
+            "--department",
+            "AGR",
+            "--role",
+            "requester",
+            "--role",
+            "dept_approver",
+            "--as",
+            ADMIN,
+        )
+        assert added["roles"] == ["dept_approver", "requester"]
+        shown = cli.json("people", "show", "NEW.ONE@gov.mb.ca", "--as", ADMIN)
+        assert shown["id"] == added["id"]
+        created = cli.json("tokens", "create", "new.one@gov.mb.ca", "--as", ADMIN)
+        assert created["token"].startswith("smr_")
+        listed = cli.json("tokens", "list", "--as", "new.one@gov.mb.ca")
+        assert [t["id"] for t in listed] == [created["id"]]
+        assert "token" not in listed[0] and created["token"] not in json.dumps(listed)
+        revoked = cli.json("tokens", "revoke", str(created["id"]), "--as", ADMIN)
+        assert revoked["revoked_at"] is not None
+
+    def test_plain_token_output_prints_the_token_alone_on_stdout(self, cli: Cli) -> None:
+        result = cli("tokens", "create", CED1, "--as", ADMIN)
+        assert result.stdout.strip().startswith("smr_") and len(result.stdout.split()) == 1
+        assert "shown only now" in result.stderr
+
+    def test_bad_role_is_a_usage_error_not_a_traceback(self, cli: Cli) -> None:
+        result = cli(
+            "people",
+            "add",
+            "x@gov.mb.ca",
+            "--name",
+            "X",
+            "--department",
+            "AGR",
+            "--role",
+            "boss",
+            "--as",
+            ADMIN,
+            ok=False,
+        )
+        assert result.exit_code == 2 and "boss" in result.stderr
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+class TestInstalledCommand:
+    def test_the_installed_registry_command_runs_end_to_end(self, tmp_path: Path) -> None:
+        """The console script from pyproject, as a real process: init, add, import, refuse."""
+        command = Path(sys.executable).parent / "registry"
+        assert command.exists(), "install the project (pip install -e .) first"
+        env = {
+            **os.environ,
+            "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'proc.db'}",
+            "REGISTRY_ACTOR": "boss@gov.mb.ca",
+        }
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(command), *args], env=env, capture_output=True, text=True, timeout=60
+            )
+
+        assert run("init", "--admin", "boss@gov.mb.ca", "--name", "Boss").returncode == 0
+        assert run("departments", "add", "AGR", "Agriculture").returncode == 0
+        assert (
+            run(
+                "people", "add", CED1, "--name", "C", "--department", "CED", "--role", "ced"
+            ).returncode
+            == 0
+        )
+        assert run("people", "add", STAFF, "--name", "S", "--department", "AGR").returncode == 0
+        path = tmp_path / "accounts.csv"
+        path.write_text(CSV)
+        imported = run("accounts", "import", str(path), "--json")
+        assert imported.returncode == 0, imported.stderr
+        assert json.loads(imported.stdout)["imported"] == 1
+        refused = run("access", "revoke", "1", STAFF)
+        assert refused.returncode == 1
+        assert "Cannot revoke" in refused.stderr and "Traceback" not in refused.stderr
+        current = run("db", "current")
+        assert current.returncode == 0 and "up to date" in current.stdout

@@ -1,0 +1,110 @@
+"""Rule 3 holds under concurrency: two revokes at once cannot both pass (real connections)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from registry.db import session_scope
+from registry.errors import RegistryError, RuleViolation
+from registry.services import access, accounts
+from registry.services.actors import resolve_actor
+from tests.conftest import FreshDatabase, postgres_only
+from tests.factories import CAST, World
+
+
+@pytest.fixture
+def account_with_three_holders(fresh_db: FreshDatabase) -> int:
+    settings = fresh_db.settings()
+    with session_scope(fresh_db.engine) as session:
+        world = World.build(session, settings)
+        account = world.account(holders=("ced1", "ced2", "agr_staff"))
+        assert account.id is not None
+        return account.id
+
+
+def revoke_in_own_transaction(
+    db: FreshDatabase,
+    account_id: int,
+    email: str,
+    *,
+    hold: float = 0.0,
+    started: threading.Event | None = None,
+) -> None:
+    settings = db.settings()
+    with session_scope(db.engine) as session:
+        actor = resolve_actor(session, settings, CAST["admin"][0])
+        access.revoke(session, settings=settings, actor=actor, account_id=account_id, email=email)
+        if started is not None:
+            started.set()
+        time.sleep(hold)  # keep the transaction open while the other one tries
+
+
+class TestConcurrentRevokes:
+    @postgres_only
+    def test_two_concurrent_revokes_cannot_both_pass(
+        self, fresh_db: FreshDatabase, account_with_three_holders: int
+    ) -> None:
+        """Revoking ced2 and agr_staff at once would leave one holder; one must be refused.
+
+        The first transaction revokes and stays open; the second starts while it is open.
+        Without the row lock the second would read three holders and pass too.
+        """
+        account_id = account_with_three_holders
+        first_done = threading.Event()
+        errors: list[BaseException] = []
+
+        def first() -> None:
+            try:
+                revoke_in_own_transaction(
+                    fresh_db, account_id, CAST["ced2"][0], hold=0.5, started=first_done
+                )
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+                first_done.set()
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        assert first_done.wait(10)
+        with pytest.raises(RuleViolation, match="would have 1"):
+            revoke_in_own_transaction(fresh_db, account_id, CAST["agr_staff"][0])
+        thread.join(10)
+        assert errors == []
+        with session_scope(fresh_db.engine) as session:
+            actor = resolve_actor(session, fresh_db.settings(), CAST["admin"][0])
+            shown = accounts.show_account(session, actor=actor, account_id=account_id)
+        assert shown.holders == [CAST["ced1"][0], CAST["agr_staff"][0]]
+
+    def test_many_racing_revokes_leave_rule_three_intact(
+        self, fresh_db: FreshDatabase, account_with_three_holders: int
+    ) -> None:
+        """Every holder revoked at once from several threads: at most one revoke succeeds."""
+        account_id = account_with_three_holders
+        barrier = threading.Barrier(3)
+        outcomes: list[str] = []
+
+        def attempt(email: str) -> None:
+            barrier.wait()
+            try:
+                revoke_in_own_transaction(fresh_db, account_id, email, hold=0.05)
+                outcomes.append("ok")
+            except RegistryError as exc:
+                outcomes.append(type(exc).__name__)
+
+        threads = [
+            threading.Thread(target=attempt, args=(CAST[k][0],))
+            for k in ("ced1", "ced2", "agr_staff")
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert outcomes.count("ok") == 1, outcomes
+        assert sorted(outcomes) == ["RuleViolation", "RuleViolation", "ok"]
+        with session_scope(fresh_db.engine) as session:
+            actor = resolve_actor(session, fresh_db.settings(), CAST["admin"][0])
+            shown = accounts.show_account(session, actor=actor, account_id=account_id)
+        assert len(shown.holders) == 2
+        assert CAST["ced1"][0] in shown.holders or CAST["ced2"][0] in shown.holders
