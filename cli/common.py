@@ -15,12 +15,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Session
 
 from registry.config import Settings, get_settings
 from registry.db import make_engine, session_scope
-from registry.errors import RegistryError
+from registry.errors import CONCURRENT_CHANGE, RegistryError
 from registry.services.accounts import ImportRejected
 from registry.services.actors import Actor, resolve_actor
 
@@ -68,6 +68,8 @@ def database_errors(settings: Settings) -> Iterator[None]:
         fail(exc.message, exc.problems)
     except RegistryError as exc:
         fail(exc.message)
+    except IntegrityError:
+        fail(CONCURRENT_CHANGE)
     except (OperationalError, ProgrammingError) as exc:
         text = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
         if "no such table" in text or ("relation" in text and "does not exist" in text):

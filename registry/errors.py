@@ -53,3 +53,10 @@ class InvalidInput(RegistryError):
 
     status_code = 422
     kind = "invalid_input"
+
+
+CONCURRENT_CHANGE = (
+    "The change clashed with another made at the same moment (for example the same handle "
+    "registered twice); nothing was saved, try again."
+)
+DATABASE_UNAVAILABLE = "The database is busy or unavailable; nothing was saved, try again."

@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 from registry.api.app import create_app
 from registry.db import session_scope
 from registry.models import Account, ApiToken, AuditEvent, Person, utcnow
-from registry.services import tokens
+from registry.services import accounts, tokens
 from tests.conftest import FreshDatabase
 from tests.factories import CAST, World
 
@@ -206,3 +206,26 @@ class TestOpenApi:
     def test_schema_lists_the_routes(self, api: Api) -> None:
         schema = api.client.get("/openapi.json").json()
         assert {"/accounts", "/accounts/import", "/people", "/tokens"} <= set(schema["paths"])
+
+
+class TestDatabaseClashes:
+    def test_a_unique_index_clash_is_409_not_500(
+        self, api: Api, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Two imports of one handle racing past the service check meet the unique index."""
+        imported = api.client.post(
+            "/accounts/import",
+            content=HEADER + GOOD_ROW,
+            headers={**api.headers("ced1"), "Content-Type": "text/csv"},
+        )
+        assert imported.status_code == 201
+        # Make the second import blind to the first, as a concurrent one would be.
+        monkeypatch.setattr(accounts, "live_handles", lambda session: {})
+        response = api.client.post(
+            "/accounts/import",
+            content=HEADER + GOOD_ROW,
+            headers={**api.headers("ced1"), "Content-Type": "text/csv"},
+        )
+        assert response.status_code == 409
+        assert "clashed with another made at the same moment" in response.json()["detail"]
+        assert api.count(Account) == 1

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from registry.db import session_scope
+from registry.services import accounts
 from tests.conftest import FreshDatabase
 from tests.factories import CAST, World
 
@@ -140,6 +141,19 @@ class TestAccountsFromTheCli:
         assert lines[0] == "Nothing was imported: 1 row of 2 is invalid."
         assert lines[1].strip().startswith("line 3: it needs at least 2 active holders")
         assert cli.json("accounts", "list", "--as", ADMIN) == []
+
+    def test_a_racing_duplicate_is_one_sentence(
+        self, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        path = tmp_path / "accounts.csv"
+        path.write_text(CSV)
+        cli("accounts", "import", str(path), "--as", CED1)
+        monkeypatch.setattr(accounts, "live_handles", lambda session: {})
+        result = cli("accounts", "import", str(path), "--as", CED1, ok=False)
+        assert result.exit_code == 1
+        assert "clashed with another made at the same moment" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(cli.json("accounts", "list", "--as", ADMIN)) == 1
 
     def test_missing_file(self, cli: Cli, tmp_path: Path) -> None:
         result = cli("accounts", "import", str(tmp_path / "nope.csv"), "--as", CED1, ok=False)

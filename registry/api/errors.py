@@ -8,8 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from registry.errors import RegistryError
+from registry.errors import CONCURRENT_CHANGE, DATABASE_UNAVAILABLE, RegistryError
 from registry.services.accounts import ImportRejected
 
 
@@ -51,6 +52,16 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             body.model_dump(exclude_none=True), status_code=exc.status_code, headers=headers
         )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        body = ErrorBody(error="conflict", detail=CONCURRENT_CHANGE)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=409)
+
+    @app.exception_handler(OperationalError)
+    async def _operational_error(_request: Request, _exc: OperationalError) -> JSONResponse:
+        body = ErrorBody(error="unavailable", detail=DATABASE_UNAVAILABLE)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

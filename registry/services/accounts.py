@@ -126,6 +126,16 @@ def find_live_handle(session: Session, platform: str, handle_normalized: str) ->
     ).first()
 
 
+def live_handles(session: Session) -> dict[tuple[str, str], int]:
+    """``(platform, normalised handle) -> account id`` for every account not decommissioned."""
+    rows = session.exec(
+        select(Account.platform, Account.handle_normalized, Account.id).where(
+            Account.status != AccountStatus.decommissioned
+        )
+    )
+    return {(platform, handle): account_id or 0 for platform, handle, account_id in rows}
+
+
 def insert_active_accounts(
     session: Session,
     *,
@@ -347,14 +357,7 @@ def import_accounts(
     departments_by_code = all_departments(session)
     ced_id = ced_department_id(session, settings)
     people = {p.email: p for p in session.exec(select(Person))}
-    live = {
-        (platform, handle): account_id
-        for platform, handle, account_id in session.exec(
-            select(Account.platform, Account.handle_normalized, Account.id).where(
-                Account.status != AccountStatus.decommissioned
-            )
-        )
-    }
+    live = live_handles(session)
     seen: dict[tuple[str, str], int] = {}
     problems: list[str] = []
     entries: list[tuple[AccountDraft, list[Person]]] = []
