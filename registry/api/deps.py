@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from registry.config import Settings
+from registry.db import session_scope
 from registry.errors import Unauthenticated
 from registry.services import tokens
 from registry.services.actors import Actor
@@ -23,16 +23,8 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the endpoint returns, else rolled back."""
-    engine: Engine = request.app.state.engine
-    session = Session(engine, expire_on_commit=False)
-    try:
+    with session_scope(request.app.state.engine) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
