@@ -22,6 +22,9 @@ CAST: dict[str, tuple[str, str, tuple[Role, ...]]] = {
     "agr_staff": ("sam.staff@agr.gov.mb.ca", "AGR", (Role.requester,)),
     "hlt_requester": ("hana.health@gov.mb.ca", "HLT", (Role.requester,)),
     "auditor": ("aude.auditor@gov.mb.ca", "FIN", (Role.auditor,)),
+    "ced_exec": ("cora.exec@gov.mb.ca", "CED", (Role.ced, Role.dept_approver)),
+    "hlt_approver": ("hugo.deputy@gov.mb.ca", "HLT", (Role.dept_approver,)),
+    "fin_admin": ("fin.admin@gov.mb.ca", "FIN", (Role.admin,)),
 }
 
 

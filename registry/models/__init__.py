@@ -6,27 +6,47 @@ from registry.models.audit import AuditEvent, AuditEventPublic
 from registry.models.base import AccountStatus, Category, PersonStatus, Role, utcnow
 from registry.models.department import Department, DepartmentBase, DepartmentPublic
 from registry.models.person import Person, PersonCreate, PersonPublic, PersonRole
+from registry.models.request import (
+    OPEN_STATES,
+    AccountRequest,
+    Decision,
+    DecommissionRequest,
+    NewAccountRequest,
+    RequestHolder,
+    RequestKind,
+    RequestPublic,
+    RequestState,
+)
 from registry.models.token import ApiToken, TokenCreated, TokenPublic
 
 __all__ = [
+    "OPEN_STATES",
     "AccessGrant",
     "AccessGrantPublic",
     "Account",
     "AccountFields",
     "AccountPublic",
+    "AccountRequest",
     "AccountStatus",
     "ApiToken",
     "AuditEvent",
     "AuditEventPublic",
     "Category",
+    "Decision",
+    "DecommissionRequest",
     "Department",
     "DepartmentBase",
     "DepartmentPublic",
+    "NewAccountRequest",
     "Person",
     "PersonCreate",
     "PersonPublic",
     "PersonRole",
     "PersonStatus",
+    "RequestHolder",
+    "RequestKind",
+    "RequestPublic",
+    "RequestState",
     "Role",
     "TokenCreated",
     "TokenPublic",

@@ -1,0 +1,599 @@
+"""The approval workflow (rule 4): requester -> department executive -> CED.
+
+States: ``submitted -> department_approved -> approved``; ``rejected`` (with a reason) from
+either open state; ``withdrawn`` by the requester while open. A decided request never changes
+again. Each decision locks the request row first (``SELECT ... FOR UPDATE``; SQLite's write
+transactions are exclusive), so two approvers acting at once cannot both decide it.
+
+Policy: "Seek and obtain approval from department executive and the Communications and
+Engagement Division before opening any social media account for official or
+employment-related purposes."
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, and_, false, or_
+from sqlmodel import Session, col, select
+
+from registry.config import Settings
+from registry.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    RuleViolation,
+)
+from registry.models import (
+    OPEN_STATES,
+    AccessGrant,
+    AccountRequest,
+    AccountStatus,
+    Decision,
+    Department,
+    Person,
+    PersonStatus,
+    RequestHolder,
+    RequestKind,
+    RequestPublic,
+    RequestState,
+    Role,
+    utcnow,
+)
+from registry.rules import check_government_email, holder_shortfalls
+from registry.services import access, accounts, audit, departments
+from registry.services.actors import Actor, find_person
+from registry.validation import clean_text
+
+MAX_HOLDERS = 50
+
+
+# ------------------------------------------------------------------------------ submitting
+
+
+def submit_new_account(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Actor,
+    platform: str,
+    handle: str,
+    url: str,
+    category: str,
+    department: str,
+    purpose: str,
+    login_email: str,
+    holders: Sequence[str],
+    program_area: str = "",
+) -> AccountRequest:
+    """Ask for a new official or employment-related account (rules 1 and 2 checked now)."""
+    dept = _department_for(session, actor=actor, code=department)
+    draft = accounts.validate_draft(
+        settings=settings,
+        departments_by_code={dept.code: dept},
+        platform=platform,
+        handle=handle,
+        url=url,
+        category=category,
+        department=dept.code,
+        program_area=program_area,
+        purpose=purpose,
+        login_email=login_email,
+    )
+    existing = accounts.find_live_handle(session, draft.platform, draft.handle_normalized)
+    if existing is not None:
+        raise Conflict(f"{draft.label} is already registered as {accounts.label(existing)}.")
+    pending = session.exec(
+        select(AccountRequest).where(
+            AccountRequest.kind == RequestKind.new_account.value,
+            AccountRequest.platform == draft.platform,
+            AccountRequest.handle_normalized == draft.handle_normalized,
+            col(AccountRequest.state).in_(OPEN_STATES),
+        )
+    ).first()
+    if pending is not None:
+        raise Conflict(f"{draft.label} is already requested in request {pending.id}.")
+    people = _holders(session, settings=settings, emails=holders)
+    request = AccountRequest(
+        kind=RequestKind.new_account.value,
+        department_id=draft.department_id,
+        requester_id=actor.id,
+        platform=draft.platform,
+        handle=draft.handle,
+        handle_normalized=draft.handle_normalized,
+        url=draft.url,
+        category=draft.category,
+        program_area=draft.program_area,
+        purpose=draft.purpose,
+        login_email=draft.login_email,
+    )
+    session.add(request)
+    session.flush()
+    _add_holders(session, request=request, people=people, actor=actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="request.submitted",
+        entity_type="request",
+        entity_id=request.id,
+        details={
+            "kind": request.kind,
+            "department": dept.code,
+            "platform": draft.platform,
+            "handle": draft.handle,
+            "holders": sorted(p.email for p in people),
+        },
+    )
+    return request
+
+
+def submit_decommission(
+    session: Session, *, actor: Actor, account_id: int, reason: str
+) -> AccountRequest:
+    """Ask for an account to be decommissioned; the account keeps its history."""
+    why = clean_text(reason, field="Reason", max_length=2000)
+    account = accounts.get_visible_account(session, actor=actor, account_id=account_id)
+    dept = session.get(Department, account.department_id)
+    assert dept is not None
+    _department_for(session, actor=actor, code=dept.code)
+    if account.status == AccountStatus.decommissioned:
+        raise InvalidTransition(
+            f"{accounts.label(account).capitalize()} is already decommissioned."
+        )
+    pending = session.exec(
+        select(AccountRequest).where(
+            AccountRequest.kind == RequestKind.decommission.value,
+            AccountRequest.account_id == account_id,
+            col(AccountRequest.state).in_(OPEN_STATES),
+        )
+    ).first()
+    if pending is not None:
+        raise Conflict(
+            f"Decommissioning {accounts.label(account)} is already requested in request "
+            f"{pending.id}."
+        )
+    request = AccountRequest(
+        kind=RequestKind.decommission.value,
+        department_id=account.department_id,
+        requester_id=actor.id,
+        account_id=account_id,
+        platform=account.platform,
+        handle=account.handle,
+        reason=why,
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="request.submitted",
+        entity_type="request",
+        entity_id=request.id,
+        details={"kind": request.kind, "account_id": account_id, "reason": why},
+    )
+    return request
+
+
+def _department_for(session: Session, *, actor: Actor, code: str) -> Department:
+    """The request's department: the actor's own, or any department for CED staff."""
+    dept = departments.get_by_code(session, code)
+    if dept.id != actor.department_id and not (actor.is_ced_staff or actor.has(Role.ced)):
+        raise Forbidden(
+            f"{actor.email} may only submit requests for their own department "
+            f"({actor.department_code}), not {dept.code}."
+        )
+    return dept
+
+
+def _holders(session: Session, *, settings: Settings, emails: Sequence[str]) -> list[Person]:
+    """The named people, each registered, active and on a government address."""
+    if len(emails) > MAX_HOLDERS:
+        raise InvalidInput(f"At most {MAX_HOLDERS} holders may be named at once.")
+    people: list[Person] = []
+    for email in emails:
+        check_government_email(email, settings.approved_domains, what="Holder")
+        person = find_person(session, email)
+        if person.status != PersonStatus.active:
+            raise InvalidInput(f"Holder {person.email} has left government.")
+        if person not in people:
+            people.append(person)
+    return people
+
+
+def _add_holders(
+    session: Session, *, request: AccountRequest, people: Sequence[Person], actor: Actor
+) -> list[Person]:
+    """Add ``people`` not already proposed; returns the ones added."""
+    assert request.id is not None
+    present = set(
+        session.exec(select(RequestHolder.person_id).where(RequestHolder.request_id == request.id))
+    )
+    added = [p for p in people if p.id not in present]
+    session.add_all(
+        RequestHolder(request_id=request.id, person_id=p.id or 0, added_by_id=actor.id)
+        for p in added
+    )
+    session.flush()
+    return added
+
+
+# ------------------------------------------------------------------------------ deciding
+
+
+def lock_request(session: Session, *, actor: Actor, request_id: int) -> AccountRequest:
+    """Load the request the actor may see, holding its row lock until the transaction ends."""
+    request = session.exec(
+        select(AccountRequest).where(AccountRequest.id == request_id).with_for_update()
+    ).first()
+    if request is None or not _may_see(actor, request):
+        raise NotFound(f"No request with id {request_id}.")
+    session.refresh(request)
+    return request
+
+
+def _require_open(request: AccountRequest) -> None:
+    if request.state not in OPEN_STATES:
+        raise InvalidTransition(
+            f"Request {request.id} is already {request.state}; a decided request never changes."
+        )
+
+
+def _require_stage_decider(actor: Actor, request: AccountRequest, *, verb: str) -> None:
+    """Refuse unless the actor may decide the request's current stage."""
+    if request.requester_id == actor.id:
+        raise Forbidden(f"{actor.email} may not {verb} their own request {request.id}.")
+    if request.state == RequestState.submitted:
+        if not actor.has(Role.dept_approver) or actor.department_id != request.department_id:
+            raise Forbidden(
+                f"{actor.email} may not {verb} request {request.id} at the department stage; "
+                "that needs a dept_approver of the request's department."
+            )
+    else:
+        if not actor.has(Role.ced):
+            raise Forbidden(
+                f"{actor.email} may not {verb} request {request.id} at the CED stage; "
+                "that needs the ced role."
+            )
+        if request.department_decided_by_id == actor.id:
+            raise Forbidden(
+                f"{actor.email} gave the department approval of request {request.id}; "
+                "the final decision must come from a different person."
+            )
+
+
+def approve(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Actor,
+    request_id: int,
+    comment: str | None = None,
+    holders: Sequence[str] = (),
+) -> AccountRequest:
+    """Approve the request's current stage; the final approval carries it out.
+
+    The final approval of a new account creates it active with its holders, which must then
+    satisfy rule 3; CED may add holders at this moment. If a rule would still break, nothing
+    changes and the request stays department_approved.
+    """
+    request = lock_request(session, actor=actor, request_id=request_id)
+    _require_open(request)
+    _require_stage_decider(actor, request, verb="approve")
+    note = clean_text(comment or "", field="Comment", max_length=2000, required=False) or None
+    now = utcnow()
+    if request.state == RequestState.submitted:
+        if holders:
+            raise InvalidInput("Holders can only be added by CED at the final approval.")
+        request.state = RequestState.department_approved.value
+        request.department_decided_by_id = actor.id
+        request.department_decided_at = now
+        request.department_comment = note
+        action = "request.department_approved"
+        details: dict[str, object] = {"comment": note}
+    elif request.kind == RequestKind.new_account:
+        account_id, added = _open_account(
+            session, settings=settings, actor=actor, request=request, extra_holders=holders
+        )
+        request.account_id = account_id
+        details = {"comment": note, "account_id": account_id, "added_holders": added}
+        action = "request.approved"
+    else:
+        if holders:
+            raise InvalidInput("Holders cannot be added to a decommission request.")
+        _decommission(session, actor=actor, request=request)
+        details = {"comment": note, "account_id": request.account_id}
+        action = "request.approved"
+    if action == "request.approved":
+        request.state = RequestState.approved.value
+        request.decided_by_id = actor.id
+        request.decided_at = now
+        request.decision_comment = note
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="request",
+        entity_id=request.id,
+        details=details,
+    )
+    return request
+
+
+def _open_account(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Actor,
+    request: AccountRequest,
+    extra_holders: Sequence[str],
+) -> tuple[int, list[str]]:
+    """Create the requested account active, with its holders, under rules 1-3."""
+    dept = session.get(Department, request.department_id)
+    assert dept is not None and request.platform and request.handle
+    draft = accounts.validate_draft(
+        settings=settings,
+        departments_by_code={dept.code: dept},
+        platform=request.platform,
+        handle=request.handle,
+        url=request.url or "",
+        category=request.category or "",
+        department=dept.code,
+        program_area=request.program_area,
+        purpose=request.purpose or "",
+        login_email=request.login_email or "",
+    )
+    existing = accounts.find_live_handle(session, draft.platform, draft.handle_normalized)
+    if existing is not None:
+        raise Conflict(
+            f"Cannot approve request {request.id}: {draft.label} is already registered as "
+            f"{accounts.label(existing)}."
+        )
+    proposed = request_holders(session, request.id or 0)
+    extra = [
+        p for p in _holders(session, settings=settings, emails=extra_holders) if p not in proposed
+    ]
+    people = proposed + extra
+    inactive = [p.email for p in people if p.status != PersonStatus.active]
+    shortfalls = holder_shortfalls(
+        accounts.holder_facts(people, ced_id=accounts.ced_department_id(session, settings))
+    )
+    if inactive or shortfalls:
+        problems = [f"{', '.join(inactive)} left government"] if inactive else []
+        raise RuleViolation(
+            f"Cannot approve request {request.id} for {draft.label}: the account must have two "
+            f"people with access, one from CED ({'; '.join(problems + shortfalls)}); "
+            "add holders with --holder."
+        )
+    added = _add_holders(session, request=request, people=extra, actor=actor)
+    [account_id] = accounts.insert_active_accounts(
+        session,
+        settings=settings,
+        actor=actor,
+        entries=[(draft, people)],
+        action="account.created",
+    )
+    return account_id, [p.email for p in added]
+
+
+def _decommission(session: Session, *, actor: Actor, request: AccountRequest) -> None:
+    """Decommission the account: it keeps its history, loses its holders."""
+    assert request.account_id is not None
+    account = access.lock_account(session, request.account_id)
+    if account.status == AccountStatus.decommissioned:
+        raise InvalidTransition(
+            f"{accounts.label(account).capitalize()} is already decommissioned."
+        )
+    now = utcnow()
+    account.status = AccountStatus.decommissioned.value
+    account.decommissioned_at = now
+    session.add(account)
+    grants = session.exec(
+        select(AccessGrant).where(
+            AccessGrant.account_id == account.id, col(AccessGrant.revoked_at).is_(None)
+        )
+    ).all()
+    for grant in grants:
+        grant.revoked_at = now
+        grant.revoked_by_id = actor.id
+        session.add(grant)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="account.decommissioned",
+        entity_type="account",
+        entity_id=account.id,
+        details={"request_id": request.id, "grants_ended": len(grants)},
+    )
+
+
+def reject(session: Session, *, actor: Actor, request_id: int, reason: str) -> AccountRequest:
+    """Reject an open request at its current stage; a reason is required."""
+    why = clean_text(reason, field="Reason", max_length=2000)
+    request = lock_request(session, actor=actor, request_id=request_id)
+    _require_open(request)
+    _require_stage_decider(actor, request, verb="reject")
+    stage = request.state
+    request.state = RequestState.rejected.value
+    request.decided_by_id = actor.id
+    request.decided_at = utcnow()
+    request.decision_comment = why
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="request.rejected",
+        entity_type="request",
+        entity_id=request.id,
+        details={"reason": why, "stage": stage},
+    )
+    return request
+
+
+def withdraw(session: Session, *, actor: Actor, request_id: int) -> AccountRequest:
+    """The requester takes back their own open request."""
+    request = lock_request(session, actor=actor, request_id=request_id)
+    _require_open(request)
+    if request.requester_id != actor.id:
+        raise Forbidden(f"Only the requester may withdraw request {request.id}.")
+    request.state = RequestState.withdrawn.value
+    request.decided_by_id = actor.id
+    request.decided_at = utcnow()
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="request.withdrawn",
+        entity_type="request",
+        entity_id=request.id,
+    )
+    return request
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def _may_see(actor: Actor, request: AccountRequest) -> bool:
+    return (
+        actor.sees_all
+        or request.requester_id == actor.id
+        or request.department_id == actor.department_id
+    )
+
+
+def request_holders(session: Session, request_id: int) -> list[Person]:
+    return list(
+        session.exec(
+            select(Person)
+            .join(RequestHolder, col(RequestHolder.person_id) == Person.id)
+            .where(RequestHolder.request_id == request_id)
+            .order_by(Person.email)
+        )
+    )
+
+
+def awaiting(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause: the open requests this actor could decide now."""
+    clauses: list[ColumnElement[bool]] = []
+    if actor.has(Role.dept_approver):
+        clauses.append(
+            and_(
+                col(AccountRequest.state) == RequestState.submitted.value,
+                col(AccountRequest.department_id) == actor.department_id,
+            )
+        )
+    if actor.has(Role.ced):
+        clauses.append(
+            and_(
+                col(AccountRequest.state) == RequestState.department_approved.value,
+                or_(
+                    col(AccountRequest.department_decided_by_id).is_(None),
+                    col(AccountRequest.department_decided_by_id) != actor.id,
+                ),
+            )
+        )
+    if not clauses:
+        return false()
+    return and_(or_(*clauses), col(AccountRequest.requester_id) != actor.id)
+
+
+def list_requests(
+    session: Session,
+    *,
+    actor: Actor,
+    state: str | None = None,
+    awaiting_me: bool = False,
+    department: str | None = None,
+) -> list[RequestPublic]:
+    query = select(AccountRequest).order_by(col(AccountRequest.id))
+    if not actor.sees_all:
+        query = query.where(
+            or_(
+                col(AccountRequest.department_id) == actor.department_id,
+                col(AccountRequest.requester_id) == actor.id,
+            )
+        )
+    if state:
+        try:
+            query = query.where(AccountRequest.state == RequestState(state.strip().lower()).value)
+        except ValueError:
+            known = ", ".join(s.value for s in RequestState)
+            raise InvalidInput(f"Unknown state {state!r}; states are {known}.") from None
+    if department:
+        query = query.where(
+            AccountRequest.department_id == departments.get_by_code(session, department).id
+        )
+    if awaiting_me:
+        query = query.where(awaiting(actor))
+    return to_public(session, list(session.exec(query)))
+
+
+def show_request(session: Session, *, actor: Actor, request_id: int) -> RequestPublic:
+    request = session.get(AccountRequest, request_id)
+    if request is None or not _may_see(actor, request):
+        raise NotFound(f"No request with id {request_id}.")
+    return to_public(session, [request])[0]
+
+
+def to_public(session: Session, rows: Sequence[AccountRequest]) -> list[RequestPublic]:
+    ids = [r.id for r in rows if r.id is not None]
+    holder_rows = (
+        session.exec(
+            select(RequestHolder.request_id, Person.email)
+            .join(Person, col(Person.id) == RequestHolder.person_id)
+            .where(col(RequestHolder.request_id).in_(ids))
+            .order_by(Person.email)
+        ).all()
+        if ids
+        else []
+    )
+    holders: dict[int, list[str]] = {i: [] for i in ids}
+    for request_id, email in holder_rows:
+        holders[request_id].append(email)
+    person_ids = {
+        pid
+        for r in rows
+        for pid in (r.requester_id, r.department_decided_by_id, r.decided_by_id)
+        if pid is not None
+    }
+    emails = {
+        p.id: p.email for p in session.exec(select(Person).where(col(Person.id).in_(person_ids)))
+    }
+    codes = {d.id: d.code for d in session.exec(select(Department))}
+
+    def decision(who: int | None, at: object, comment: str | None) -> Decision | None:
+        if who is None or at is None:
+            return None
+        return Decision(who=emails[who], at=at, comment=comment)  # type: ignore[arg-type]
+
+    return [
+        RequestPublic(
+            id=r.id or 0,
+            kind=r.kind,
+            state=r.state,
+            department=codes[r.department_id],
+            requester=emails[r.requester_id],
+            submitted_at=r.submitted_at,
+            platform=r.platform,
+            handle=r.handle,
+            url=r.url,
+            category=r.category,
+            program_area=r.program_area,
+            purpose=r.purpose,
+            login_email=r.login_email,
+            holders=holders.get(r.id or 0, []),
+            reason=r.reason,
+            account_id=r.account_id,
+            department_decision=decision(
+                r.department_decided_by_id, r.department_decided_at, r.department_comment
+            ),
+            final_decision=decision(r.decided_by_id, r.decided_at, r.decision_comment),
+        )
+        for r in rows
+    ]
