@@ -23,8 +23,15 @@ from cli.common import (
     work,
 )
 from registry.config import get_settings
-from registry.models import AccountPublic, DepartmentPublic, PersonPublic, Role, TokenCreated
-from registry.services import access, accounts, departments, people, setup, tokens
+from registry.models import (
+    AccountPublic,
+    DepartmentPublic,
+    PersonPublic,
+    RequestPublic,
+    Role,
+    TokenCreated,
+)
+from registry.services import access, accounts, departments, people, requests, setup, tokens
 
 app = typer.Typer(
     name="registry",
@@ -39,12 +46,14 @@ people_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Registered accounts.", no_args_is_help=True)
 access_app = typer.Typer(help="Who holds an account.", no_args_is_help=True)
+request_app = typer.Typer(help="Requests for new accounts and decommissions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(departments_app, name="departments")
 app.add_typer(people_app, name="people")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(access_app, name="access")
+app.add_typer(request_app, name="request")
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -458,6 +467,195 @@ def access_revoke(
         emit_json(public)
     else:
         stdout.print(f"{public.holder} no longer holds account {account_id}.", markup=False)
+
+
+# ------------------------------------------------------------------------------ requests
+
+HolderOption = Annotated[
+    list[str] | None, typer.Option("--holder", help="A holder's e-mail; repeat for several.")
+]
+
+
+def _emit_request(request: RequestPublic, json_: bool, *, said: str) -> None:
+    if json_:
+        emit_json(request)
+    else:
+        stdout.print(said, markup=False)
+
+
+@request_app.command("new")
+def request_new(
+    platform: Annotated[str, typer.Option(help="facebook, instagram, x, linkedin, ...")],
+    handle: Annotated[str, typer.Option(help="The account's handle.")],
+    url: Annotated[str, typer.Option(help="The profile URL.")],
+    category: Annotated[str, typer.Option(help="official or employment_related.")],
+    department: Annotated[str, typer.Option(help="Department code.")],
+    login_email: Annotated[str, typer.Option("--login-email", help="Government login e-mail.")],
+    purpose: Annotated[str, typer.Option(help="What the account is for.")],
+    holder: HolderOption = None,
+    program_area: Annotated[str, typer.Option("--program-area", help="Program area.")] = "",
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Ask for a new official or employment-related account."""
+    with work(as_) as w:
+        request = requests.submit_new_account(
+            w.session,
+            settings=w.settings,
+            actor=w.actor,
+            platform=platform,
+            handle=handle,
+            url=url,
+            category=category,
+            department=department,
+            program_area=program_area,
+            purpose=purpose,
+            login_email=login_email,
+            holders=holder or [],
+        )
+        public = requests.to_public(w.session, [request])[0]
+    _emit_request(
+        public,
+        json_,
+        said=f"Request {public.id} submitted; it awaits {public.department}'s executive.",
+    )
+
+
+@request_app.command("decommission")
+def request_decommission(
+    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    reason: Annotated[str, typer.Option(help="Why it should close.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Ask for an account to be decommissioned."""
+    with work(as_) as w:
+        request = requests.submit_decommission(
+            w.session, actor=w.actor, account_id=account_id, reason=reason
+        )
+        public = requests.to_public(w.session, [request])[0]
+    _emit_request(
+        public, json_, said=f"Request {public.id} to decommission account {account_id} submitted."
+    )
+
+
+@request_app.command("list")
+def request_list(
+    state: Annotated[str | None, typer.Option(help="submitted, department_approved, ...")] = None,
+    awaiting_me: Annotated[
+        bool, typer.Option("--awaiting-me", help="Only what you can decide now.")
+    ] = False,
+    department: Annotated[str | None, typer.Option(help="Department code.")] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """List the requests you may see."""
+    with work(as_) as w:
+        rows = requests.list_requests(
+            w.session, actor=w.actor, state=state, awaiting_me=awaiting_me, department=department
+        )
+    if json_:
+        emit_json(rows)
+    else:
+        emit_table(
+            "Requests",
+            ["id", "kind", "state", "department", "platform", "handle", "requester", "account"],
+            [
+                (
+                    r.id,
+                    r.kind,
+                    r.state,
+                    r.department,
+                    r.platform,
+                    r.handle,
+                    r.requester,
+                    r.account_id,
+                )
+                for r in rows
+            ],
+        )
+
+
+@request_app.command("show")
+def request_show(
+    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Show one request and its decisions."""
+    with work(as_) as w:
+        request = requests.show_request(w.session, actor=w.actor, request_id=request_id)
+    if json_:
+        emit_json(request)
+        return
+    fields = request.model_dump(exclude={"department_decision", "final_decision"})
+    fields["holders"] = ", ".join(request.holders)
+    for name, decision in (
+        ("department decision", request.department_decision),
+        ("final decision", request.final_decision),
+    ):
+        fields[name] = (
+            f"{decision.who} at {decision.at:%Y-%m-%d %H:%M} UTC"
+            + (f": {decision.comment}" if decision.comment else "")
+            if decision
+            else None
+        )
+    emit_fields(f"Request {request.id}", list(fields.items()))
+
+
+@request_app.command("approve")
+def request_approve(
+    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    comment: Annotated[str | None, typer.Option(help="A note kept with the decision.")] = None,
+    holder: HolderOption = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Approve the request's current stage (CED may add holders at the final approval)."""
+    with work(as_) as w:
+        request = requests.approve(
+            w.session,
+            settings=w.settings,
+            actor=w.actor,
+            request_id=request_id,
+            comment=comment,
+            holders=holder or [],
+        )
+        public = requests.to_public(w.session, [request])[0]
+    said = (
+        f"Request {public.id} approved; account {public.account_id} is "
+        + ("active." if public.kind == "new_account" else "decommissioned.")
+        if public.state == "approved"
+        else f"Request {public.id} approved by the department; it now awaits CED."
+    )
+    _emit_request(public, json_, said=said)
+
+
+@request_app.command("reject")
+def request_reject(
+    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    reason: Annotated[str, typer.Option(help="Why (required).")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Reject an open request at its current stage."""
+    with work(as_) as w:
+        request = requests.reject(w.session, actor=w.actor, request_id=request_id, reason=reason)
+        public = requests.to_public(w.session, [request])[0]
+    _emit_request(public, json_, said=f"Request {public.id} rejected.")
+
+
+@request_app.command("withdraw")
+def request_withdraw(
+    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Withdraw your own open request."""
+    with work(as_) as w:
+        request = requests.withdraw(w.session, actor=w.actor, request_id=request_id)
+        public = requests.to_public(w.session, [request])[0]
+    _emit_request(public, json_, said=f"Request {public.id} withdrawn.")
 
 
 def main() -> None:

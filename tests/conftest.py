@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
 from registry import migrate
+from registry.api.app import create_app
 from registry.config import Settings
-from registry.db import make_engine
-from tests.factories import World
+from registry.db import make_engine, session_scope
+from registry.services import tokens
+from tests.factories import CAST, World
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL", "")
 ON_POSTGRES = PG_URL.startswith("postgresql")
@@ -103,3 +106,31 @@ def session(shared_db: FreshDatabase) -> Iterator[Session]:
 @pytest.fixture
 def world(session: Session, settings: Settings) -> World:
     return World.build(session, settings)
+
+
+@dataclass
+class Api:
+    client: TestClient
+    db: FreshDatabase
+    tokens: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def count(self, model: type) -> int:
+        with Session(self.db.engine) as session:
+            return session.exec(select(func.count()).select_from(model)).one()
+
+
+@pytest.fixture
+def api(fresh_db: FreshDatabase) -> Iterator[Api]:
+    settings = fresh_db.settings()
+    with session_scope(fresh_db.engine) as session:
+        World.build(session, settings)
+        issued = {
+            key: tokens.create_token(session, actor=None, email=email).token
+            for key, (email, _, _) in CAST.items()
+        }
+    app = create_app(settings, engine=fresh_db.engine)
+    with TestClient(app) as client:
+        yield Api(client=client, db=fresh_db, tokens=issued)

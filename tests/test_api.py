@@ -2,53 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import pytest
-from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
+from sqlmodel import select
 
-from registry.api.app import create_app
 from registry.db import session_scope
 from registry.models import Account, ApiToken, AuditEvent, Person, utcnow
-from registry.services import accounts, tokens
-from tests.conftest import FreshDatabase
-from tests.factories import CAST, World
+from registry.services import accounts
+from tests.conftest import Api
+from tests.factories import CAST
 
 HEADER = "platform,handle,url,category,department,login_email,purpose,holders\n"
 GOOD_ROW = (
     "facebook,ManitobaAg,https://facebook.com/ManitobaAg,official,AGR,agr.social@gov.mb.ca,"
     "Farm news,ced.one@gov.mb.ca;sam.staff@agr.gov.mb.ca\n"
 )
-
-
-@dataclass
-class Api:
-    client: TestClient
-    db: FreshDatabase
-    tokens: dict[str, str]
-
-    def headers(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-    def count(self, model: type) -> int:
-        with Session(self.db.engine) as session:
-            return session.exec(select(func.count()).select_from(model)).one()
-
-
-@pytest.fixture
-def api(fresh_db: FreshDatabase) -> Iterator[Api]:
-    settings = fresh_db.settings()
-    with session_scope(fresh_db.engine) as session:
-        World.build(session, settings)
-        issued = {
-            key: tokens.create_token(session, actor=None, email=email).token
-            for key, (email, _, _) in CAST.items()
-        }
-    app = create_app(settings, engine=fresh_db.engine)
-    with TestClient(app) as client:
-        yield Api(client=client, db=fresh_db, tokens=issued)
 
 
 class TestAuthentication:
@@ -96,6 +63,21 @@ class TestAuthentication:
         assert all("token" not in t for t in listed)
         assert api.client.delete(f"/tokens/{body['id']}", headers=fresh).status_code == 200
         assert api.client.get("/departments", headers=fresh).status_code == 401
+
+    def test_a_person_who_left_is_401_even_with_a_valid_token(self, api: Api) -> None:
+        with session_scope(api.db.engine) as session:
+            person = session.exec(select(Person).where(Person.email == CAST["ced2"][0])).one()
+            person.status = "left"
+            session.add(person)
+        response = api.client.get("/departments", headers=api.headers("ced2"))
+        assert response.status_code == 401
+        assert "has left government" in response.json()["detail"]
+
+    def test_only_admins_create_tokens(self, api: Api) -> None:
+        response = api.client.post(
+            "/tokens", json={"email": CAST["ced1"][0]}, headers=api.headers("ced1")
+        )
+        assert response.status_code == 403
 
 
 class TestRolesAndVisibility:

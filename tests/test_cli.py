@@ -251,3 +251,129 @@ class TestInstalledCommand:
         assert "Cannot revoke" in refused.stderr and "Traceback" not in refused.stderr
         current = run("db", "current")
         assert current.returncode == 0 and "up to date" in current.stdout
+
+
+class TestWorkflowFromTheCli:
+    def test_request_lifecycle_in_process(self, cli: Cli) -> None:
+        requester, approver = CAST["agr_requester"][0], CAST["agr_approver"][0]
+        created = cli.json(
+            "request",
+            "new",
+            "--platform",
+            "x",
+            "--handle",
+            "@MBAg",
+            "--url",
+            "https://x.com/MBAg",
+            "--category",
+            "official",
+            "--department",
+            "AGR",
+            "--login-email",
+            "agr.social@gov.mb.ca",
+            "--purpose",
+            "News",
+            "--holder",
+            STAFF,
+            "--as",
+            requester,
+        )
+        rid = str(created["id"])
+        assert created["state"] == "submitted" and created["holders"] == [STAFF]
+        queue = cli.json("request", "list", "--awaiting-me", "--as", approver)
+        assert [r["id"] for r in queue] == [created["id"]]
+        cli("request", "approve", rid, "--comment", "Go", "--as", approver)
+        refused = cli("request", "approve", rid, "--as", CED1, ok=False)
+        assert refused.exit_code == 1 and "add holders with --holder" in refused.stderr
+        done = cli.json("request", "approve", rid, "--holder", CED1, "--as", CED1)
+        assert done["state"] == "approved"
+        shown = cli("request", "show", rid, "--as", ADMIN)
+        assert "Go" in shown.stdout and "approved" in shown.stdout
+        blank = cli("request", "reject", rid, "--reason", " ", "--as", CED1, ok=False)
+        assert blank.exit_code == 1 and blank.stderr.strip() == "Reason must not be blank."
+        withdraw = cli("request", "withdraw", rid, "--as", requester, ok=False)
+        assert "already approved; a decided request never changes" in withdraw.stderr
+
+
+class TestFullFlowAsAUserWould:
+    def test_request_approve_approve_decommission_as_subprocesses(self, tmp_path: Path) -> None:
+        """request -> approve -> approve -> active -> decommission -> decommissioned."""
+        command = Path(sys.executable).parent / "registry"
+        env = {**os.environ, "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'flow.db'}"}
+        env.pop("REGISTRY_ACTOR", None)
+
+        def run(*args: str, who: str) -> dict[str, object]:
+            done = subprocess.run(
+                [str(command), *args, "--as", who, "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+        boss, rita, dana = "boss@gov.mb.ca", "rita@agr.gov.mb.ca", "dana@agr.gov.mb.ca"
+        cora, carl = "cora@gov.mb.ca", "carl@gov.mb.ca"
+        subprocess.run(
+            [str(command), "init", "--admin", boss, "--name", "Boss"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        run("departments", "add", "AGR", "Agriculture", who=boss)
+        for email, dept, role in [
+            (rita, "AGR", "requester"),
+            (dana, "AGR", "dept_approver"),
+            (cora, "CED", "ced"),
+            (carl, "CED", "ced"),
+        ]:
+            run(
+                "people",
+                "add",
+                email,
+                "--name",
+                email.split("@")[0],
+                "--department",
+                dept,
+                "--role",
+                role,
+                who=boss,
+            )
+        request = run(
+            "request",
+            "new",
+            "--platform",
+            "facebook",
+            "--handle",
+            "ManitobaAg",
+            "--url",
+            "https://facebook.com/ManitobaAg",
+            "--category",
+            "official",
+            "--department",
+            "AGR",
+            "--login-email",
+            "agr.social@gov.mb.ca",
+            "--purpose",
+            "Farm news",
+            "--holder",
+            rita,
+            "--holder",
+            cora,
+            who=rita,
+        )
+        rid = str(request["id"])
+        assert run("request", "approve", rid, who=dana)["state"] == "department_approved"
+        approved = run("request", "approve", rid, "--comment", "Welcome", who=carl)
+        assert approved["state"] == "approved"
+        account_id = str(approved["account_id"])
+        account = run("accounts", "show", account_id, who=rita)
+        assert account["status"] == "active" and account["holders"] == [cora, rita]
+        closing = run("request", "decommission", account_id, "--reason", "Program ended", who=rita)
+        run("request", "approve", str(closing["id"]), who=dana)
+        run("request", "approve", str(closing["id"]), who=cora)
+        final = run("accounts", "show", account_id, who=boss)
+        assert final["status"] == "decommissioned" and final["holders"] == []
+        assert final["decommissioned_at"]

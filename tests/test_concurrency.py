@@ -1,4 +1,4 @@
-"""Rule 3 holds under concurrency: two revokes at once cannot both pass (real connections)."""
+"""Races with real connections: two revokes cannot both pass; a request is decided once."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import threading
 import time
 
 import pytest
+from sqlmodel import func, select
 
 from registry.db import session_scope
-from registry.errors import RegistryError, RuleViolation
-from registry.services import access, accounts
+from registry.errors import InvalidTransition, RegistryError, RuleViolation
+from registry.models import Account, AccountRequest, Person
+from registry.services import access, accounts, requests
 from registry.services.actors import resolve_actor
 from tests.conftest import FreshDatabase, postgres_only
 from tests.factories import CAST, World
@@ -108,3 +110,102 @@ class TestConcurrentRevokes:
             shown = accounts.show_account(session, actor=actor, account_id=account_id)
         assert len(shown.holders) == 2
         assert CAST["ced1"][0] in shown.holders or CAST["ced2"][0] in shown.holders
+
+
+@pytest.fixture
+def department_approved_request(fresh_db: FreshDatabase) -> int:
+    settings = fresh_db.settings()
+    with session_scope(fresh_db.engine) as session:
+        world = World.build(session, settings)
+        request = requests.submit_new_account(
+            session,
+            settings=settings,
+            actor=world.actor("agr_requester"),
+            platform="x",
+            handle="mbag",
+            url="https://x.com/mbag",
+            category="official",
+            department="AGR",
+            purpose="News",
+            login_email="agr.social@gov.mb.ca",
+            holders=[world.email("ced1"), world.email("agr_staff")],
+        )
+        requests.approve(
+            session,
+            settings=settings,
+            actor=world.actor("agr_approver"),
+            request_id=request.id or 0,
+        )
+        assert request.id is not None
+        return request.id
+
+
+def approve_in_own_transaction(
+    db: FreshDatabase,
+    request_id: int,
+    who: str,
+    *,
+    hold: float = 0.0,
+    done: threading.Event | None = None,
+) -> None:
+    settings = db.settings()
+    with session_scope(db.engine) as session:
+        actor = resolve_actor(session, settings, CAST[who][0])
+        requests.approve(session, settings=settings, actor=actor, request_id=request_id)
+        if done is not None:
+            done.set()
+        time.sleep(hold)
+
+
+class TestConcurrentDecisions:
+    @postgres_only
+    def test_two_approvers_at_once_exactly_one_decides(
+        self, fresh_db: FreshDatabase, department_approved_request: int
+    ) -> None:
+        request_id = department_approved_request
+        first_done = threading.Event()
+        errors: list[BaseException] = []
+
+        def first() -> None:
+            try:
+                approve_in_own_transaction(fresh_db, request_id, "ced1", hold=0.5, done=first_done)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+                first_done.set()
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        assert first_done.wait(10)
+        with pytest.raises(InvalidTransition, match="already approved"):
+            approve_in_own_transaction(fresh_db, request_id, "ced2")
+        thread.join(10)
+        assert errors == []
+        with session_scope(fresh_db.engine) as session:
+            assert session.exec(select(func.count()).select_from(Account)).one() == 1
+            request = session.get(AccountRequest, request_id)
+            assert request is not None and request.decided_by_id is not None
+            decider = session.get(Person, request.decided_by_id)
+            assert decider is not None and decider.email == CAST["ced1"][0]
+
+    def test_racing_approvers_create_one_account(
+        self, fresh_db: FreshDatabase, department_approved_request: int
+    ) -> None:
+        barrier = threading.Barrier(3)
+        outcomes: list[str] = []
+
+        def attempt(who: str) -> None:
+            barrier.wait()
+            try:
+                approve_in_own_transaction(fresh_db, department_approved_request, who, hold=0.05)
+                outcomes.append("ok")
+            except RegistryError as exc:
+                outcomes.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=attempt, args=(w,)) for w in ("ced1", "ced2", "admin")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(outcomes) == ["InvalidTransition", "InvalidTransition", "ok"]
+        with session_scope(fresh_db.engine) as session:
+            assert session.exec(select(func.count()).select_from(Account)).one() == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, status
 from pydantic import BaseModel, Field
@@ -12,14 +12,17 @@ from registry.api.errors import error_responses
 from registry.models import (
     AccessGrantPublic,
     AccountPublic,
+    DecommissionRequest,
     DepartmentBase,
     DepartmentPublic,
+    NewAccountRequest,
     PersonCreate,
     PersonPublic,
+    RequestPublic,
     TokenCreated,
     TokenPublic,
 )
-from registry.services import access, accounts, departments, people, tokens
+from registry.services import access, accounts, departments, people, requests, tokens
 
 router = APIRouter()
 
@@ -210,3 +213,135 @@ def list_tokens(
 def revoke_token(token_id: int, session: SessionDep, actor: ActorDep) -> TokenPublic:
     row = tokens.revoke_token(session, actor=actor, token_id=token_id)
     return tokens.to_public(session, [row])[0]
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+class NewRequestBody(NewAccountRequest):
+    kind: Literal["new_account"] = "new_account"
+
+
+class DecommissionBody(DecommissionRequest):
+    kind: Literal["decommission"]
+
+
+class ApproveBody(BaseModel):
+    comment: str | None = Field(default=None, max_length=2000)
+    holders: list[str] = Field(default_factory=list, max_length=50)
+
+
+class RejectBody(BaseModel):
+    reason: str = Field(max_length=2000)
+
+
+@router.post(
+    "/requests",
+    response_model=RequestPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["requests"],
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def submit_request(
+    body: Annotated[NewRequestBody | DecommissionBody, Body(discriminator="kind")],
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+) -> RequestPublic:
+    """Ask for a new account (``kind: new_account``) or a decommission (``kind: decommission``)."""
+    if isinstance(body, DecommissionBody):
+        request = requests.submit_decommission(
+            session, actor=actor, account_id=body.account_id, reason=body.reason
+        )
+    else:
+        request = requests.submit_new_account(
+            session,
+            settings=settings,
+            actor=actor,
+            platform=body.platform,
+            handle=body.handle,
+            url=body.url,
+            category=body.category,
+            department=body.department,
+            program_area=body.program_area,
+            purpose=body.purpose,
+            login_email=body.login_email,
+            holders=body.holders,
+        )
+    return requests.to_public(session, [request])[0]
+
+
+@router.get("/requests", response_model=list[RequestPublic], tags=["requests"], responses=AUTH)
+def list_requests(
+    session: SessionDep,
+    actor: ActorDep,
+    state: Annotated[str | None, Query(max_length=32)] = None,
+    department: Annotated[str | None, Query(max_length=32)] = None,
+    awaiting_me: bool = False,
+) -> list[RequestPublic]:
+    return requests.list_requests(
+        session, actor=actor, state=state, department=department, awaiting_me=awaiting_me
+    )
+
+
+@router.get(
+    "/requests/{request_id}",
+    response_model=RequestPublic,
+    tags=["requests"],
+    responses=error_responses(401, 404, 422),
+)
+def show_request(request_id: int, session: SessionDep, actor: ActorDep) -> RequestPublic:
+    return requests.show_request(session, actor=actor, request_id=request_id)
+
+
+DECIDE = error_responses(401, 403, 404, 409, 422)
+
+
+@router.post(
+    "/requests/{request_id}/approve",
+    response_model=RequestPublic,
+    tags=["requests"],
+    responses=DECIDE,
+)
+def approve_request(
+    request_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    body: ApproveBody | None = None,
+) -> RequestPublic:
+    """Approve the request's current stage; CED may add ``holders`` at the final approval."""
+    body = body or ApproveBody()
+    request = requests.approve(
+        session,
+        settings=settings,
+        actor=actor,
+        request_id=request_id,
+        comment=body.comment,
+        holders=body.holders,
+    )
+    return requests.to_public(session, [request])[0]
+
+
+@router.post(
+    "/requests/{request_id}/reject",
+    response_model=RequestPublic,
+    tags=["requests"],
+    responses=DECIDE,
+)
+def reject_request(
+    request_id: int, body: RejectBody, session: SessionDep, actor: ActorDep
+) -> RequestPublic:
+    request = requests.reject(session, actor=actor, request_id=request_id, reason=body.reason)
+    return requests.to_public(session, [request])[0]
+
+
+@router.post(
+    "/requests/{request_id}/withdraw",
+    response_model=RequestPublic,
+    tags=["requests"],
+    responses=DECIDE,
+)
+def withdraw_request(request_id: int, session: SessionDep, actor: ActorDep) -> RequestPublic:
+    request = requests.withdraw(session, actor=actor, request_id=request_id)
+    return requests.to_public(session, [request])[0]
