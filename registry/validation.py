@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from enum import StrEnum
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from registry.errors import InvalidInput
+
+E = TypeVar("E", bound=StrEnum)
 
 # Bidirectional overrides and isolates can make text display differently from what it is.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
@@ -37,3 +41,12 @@ def clean_url(value: str, *, field: str = "Profile URL", max_length: int = 500) 
     if parts.username or parts.password:
         raise InvalidInput(f"{field} {url!r} must not carry a user name or password.")
     return url
+
+
+def parse_choice(choices: type[E], value: str, *, what: str) -> E:
+    """``value`` as a member of ``choices`` (any case), or a refusal listing the choices."""
+    try:
+        return choices(value.strip().lower())
+    except ValueError:
+        known = ", ".join(member.value for member in choices)
+        raise InvalidInput(f"Unknown {what} {value!r}; {what}s are {known}.") from None

@@ -29,7 +29,7 @@ from registry.platforms import get_platform, normalize_handle
 from registry.rules import Holder, check_category, check_government_email, holder_shortfalls
 from registry.services import audit
 from registry.services.actors import Actor
-from registry.validation import clean_text, clean_url
+from registry.validation import clean_text, clean_url, parse_choice
 
 
 @dataclass(frozen=True)
@@ -287,11 +287,8 @@ def list_accounts(
             Department.code == code
         )
     if status:
-        try:
-            query = query.where(Account.status == AccountStatus(status.strip().lower()).value)
-        except ValueError:
-            known = ", ".join(s.value for s in AccountStatus)
-            raise InvalidInput(f"Unknown status {status!r}; statuses are {known}.") from None
+        chosen = parse_choice(AccountStatus, status, what="status")
+        query = query.where(Account.status == chosen.value)
     if platform:
         query = query.where(Account.platform == get_platform(platform).name)
     return to_public(session, list(session.exec(query)))

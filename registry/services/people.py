@@ -10,7 +10,7 @@ from registry.models import Department, Person, PersonPublic, PersonRole, Role
 from registry.rules import check_government_email
 from registry.services import audit, departments
 from registry.services.actors import Actor, find_person, roles_of
-from registry.validation import clean_text
+from registry.validation import clean_text, parse_choice
 
 
 def add_person(
@@ -63,14 +63,7 @@ def add_person(
 
 
 def _parse_roles(roles: Sequence[Role | str]) -> set[Role]:
-    chosen: set[Role] = set()
-    for role in roles:
-        try:
-            chosen.add(Role(str(role).strip().lower()))
-        except ValueError:
-            known = ", ".join(r.value for r in Role)
-            raise InvalidInput(f"Unknown role {role!r}; roles are {known}.") from None
-    return chosen
+    return {parse_choice(Role, str(role), what="role") for role in roles}
 
 
 def to_public(session: Session, people: Sequence[Person]) -> list[PersonPublic]:

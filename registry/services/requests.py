@@ -45,7 +45,7 @@ from registry.models import (
 from registry.rules import check_government_email, holder_shortfalls
 from registry.services import access, accounts, audit, departments
 from registry.services.actors import Actor, find_person
-from registry.validation import clean_text
+from registry.validation import clean_text, parse_choice
 
 MAX_HOLDERS = 50
 
@@ -520,11 +520,8 @@ def list_requests(
             )
         )
     if state:
-        try:
-            query = query.where(AccountRequest.state == RequestState(state.strip().lower()).value)
-        except ValueError:
-            known = ", ".join(s.value for s in RequestState)
-            raise InvalidInput(f"Unknown state {state!r}; states are {known}.") from None
+        chosen = parse_choice(RequestState, state, what="state")
+        query = query.where(AccountRequest.state == chosen.value)
     if department:
         query = query.where(
             AccountRequest.department_id == departments.get_by_code(session, department).id
