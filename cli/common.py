@@ -21,8 +21,10 @@ from sqlmodel import Session
 from registry.config import Settings, get_settings
 from registry.db import make_engine, session_scope
 from registry.errors import CONCURRENT_CHANGE, RegistryError
+from registry.keys import open_keyring
 from registry.services.accounts import ImportRejected
 from registry.services.actors import Actor, resolve_actor
+from vault import Keyring
 
 AsOption = Annotated[
     str | None,
@@ -52,6 +54,10 @@ class Work:
     session: Session
     settings: Settings
     actor: Actor
+
+    def keyring(self) -> Keyring:
+        """The vault's keyring, opened only by commands that touch secrets."""
+        return open_keyring(self.settings)
 
 
 def _engine(settings: Settings) -> Engine:

@@ -31,7 +31,17 @@ from registry.models import (
     Role,
     TokenCreated,
 )
-from registry.services import access, accounts, departments, people, requests, setup, tokens
+from registry.services import (
+    access,
+    accounts,
+    credentials,
+    departments,
+    people,
+    requests,
+    setup,
+    tokens,
+)
+from vault import Secret
 
 app = typer.Typer(
     name="registry",
@@ -47,6 +57,9 @@ tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Registered accounts.", no_args_is_help=True)
 access_app = typer.Typer(help="Who holds an account.", no_args_is_help=True)
 request_app = typer.Typer(help="Requests for new accounts and decommissions.", no_args_is_help=True)
+vault_app = typer.Typer(
+    help="Credentials on file: put, reveal, TOTP, key rotation.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(departments_app, name="departments")
 app.add_typer(people_app, name="people")
@@ -54,6 +67,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(access_app, name="access")
 app.add_typer(request_app, name="request")
+app.add_typer(vault_app, name="vault")
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -68,9 +82,11 @@ def init(
     """Create the database (migrations), the CED department and its first administrator."""
     from registry import migrate
     from registry.db import make_engine, session_scope
+    from registry.keys import ensure_keyring
 
     settings = get_settings()
     with database_errors(settings):
+        keyring, keyring_created = ensure_keyring(settings)
         engine = make_engine(settings.database_url)
         try:
             migrate.upgrade(engine)
@@ -81,16 +97,25 @@ def init(
                 public = people.to_public(session, [result.admin])[0]
         finally:
             engine.dispose()
+    keyring_note = (
+        f"Created the keyring {keyring.path}: back it up apart from the database; "
+        "losing it loses every stored credential."
+        if keyring_created
+        else f"Using the existing keyring {keyring.path}."
+    )
     if json_:
         emit_json(
             {
                 "created": result.created,
                 "message": result.message,
+                "keyring": str(keyring.path),
+                "keyring_created": keyring_created,
                 "admin": public.model_dump(mode="json"),
             }
         )
     else:
         stdout.print(result.message, markup=False)
+        stdout.print(keyring_note, markup=False)
 
 
 @app.command()
@@ -656,6 +681,176 @@ def request_withdraw(
         request = requests.withdraw(w.session, actor=w.actor, request_id=request_id)
         public = requests.to_public(w.session, [request])[0]
     _emit_request(public, json_, said=f"Request {public.id} withdrawn.")
+
+
+# ------------------------------------------------------------------------------ vault
+
+KindOption = Annotated[str, typer.Option("--kind", help="password, totp_seed or recovery_codes.")]
+ARGUMENT_REFUSED = (
+    "Secrets are never taken as command-line arguments (they would stay in shell history and "
+    "process lists); pipe the value on stdin or type it at the hidden prompt. Nothing was stored."
+)
+
+
+def _read_secret() -> Secret[str]:
+    """The secret from a hidden prompt on a terminal, or all of stdin otherwise."""
+    if sys.stdin.isatty():
+        value = typer.prompt("Secret", hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.read()
+        if value.endswith("\n"):
+            value = value[:-1]
+            if value.endswith("\r"):
+                value = value[:-1]
+    return Secret(value)
+
+
+@vault_app.command("put")
+def vault_put(
+    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    kind: KindOption,
+    extra: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Store a new version of a credential, read from stdin or a hidden prompt."""
+    if extra:
+        fail(ARGUMENT_REFUSED)
+    value = _read_secret()
+    with work(as_) as w:
+        row = credentials.put(
+            w.session,
+            keyring=w.keyring(),
+            actor=w.actor,
+            account_id=account_id,
+            kind=kind,
+            value=value,
+        )
+        version, kind_stored = row.version, row.kind
+    if json_:
+        emit_json({"account_id": account_id, "kind": kind_stored, "version": version})
+    else:
+        stdout.print(
+            f"Stored version {version} of the {kind_stored} of account {account_id}.", markup=False
+        )
+
+
+@vault_app.command("reveal")
+def vault_reveal(
+    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    kind: KindOption,
+    reason: Annotated[str, typer.Option(help="Why you need it (kept in the audit log).")],
+    version: Annotated[int | None, typer.Option(help="An older version.")] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Show a credential once; the reveal is audited with your reason."""
+    with work(as_) as w:
+        revealed = credentials.reveal(
+            w.session,
+            keyring=w.keyring(),
+            actor=w.actor,
+            account_id=account_id,
+            kind=kind,
+            reason=reason,
+            version=version,
+        )
+        public = revealed.public()
+    if json_:
+        emit_json(public)
+    else:
+        stderr.print(
+            f"{public.kind} of account {account_id}, version {public.version} "
+            f"(set by {public.set_by}); this reveal is audited:",
+            markup=False,
+        )
+        sys.stdout.write(public.value + "\n")
+
+
+@vault_app.command("totp")
+def vault_totp(
+    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """The account's current TOTP code and how long it stays valid (never the seed)."""
+    with work(as_) as w:
+        code = credentials.totp(
+            w.session, keyring=w.keyring(), actor=w.actor, account_id=account_id
+        )
+    if json_:
+        emit_json({"account_id": account_id, "code": code.code, "seconds_left": code.seconds_left})
+    else:
+        stdout.print(f"{code.code} (valid for {code.seconds_left} more seconds)", markup=False)
+
+
+@vault_app.command("list")
+def vault_list(
+    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Which credentials an account has on file (versions, who set them; never values)."""
+    with work(as_) as w:
+        rows = credentials.status(w.session, actor=w.actor, account_id=account_id)
+    if json_:
+        emit_json(rows)
+    else:
+        emit_table(
+            f"Credentials of account {account_id}",
+            ["kind", "version", "versions kept", "set by", "set at"],
+            [
+                (r.kind, r.version, r.versions_kept, r.set_by, f"{r.set_at:%Y-%m-%d %H:%M}")
+                for r in rows
+            ],
+        )
+
+
+@vault_app.command("rotate-key")
+def vault_rotate_key(as_: AsOption = None, json_: JsonOption = False) -> None:
+    """Make a new master key current and rewrap every data key under it (resumable)."""
+    with work(as_) as w:
+        keyring = w.keyring()
+        key_id, pending = credentials.begin_rotation(w.session, keyring=keyring, actor=w.actor)
+    done = 0
+    with _progress("Rewrapping data keys") as progress:
+        while True:
+            with work(as_) as w:
+                count = credentials.rewrap_batch(w.session, keyring=keyring, actor=w.actor)
+            if count == 0:
+                break
+            done += count
+            if progress is not None:
+                progress(done, max(pending, done))
+    with work(as_) as w:
+        retired = credentials.finish_rotation(w.session, keyring=keyring, actor=w.actor)
+    if json_:
+        emit_json({"current_key": key_id, "rewrapped": done, "retired": retired})
+    else:
+        stdout.print(
+            f"Master key {key_id} is current; rewrapped {done} data keys; "
+            f"retired {', '.join(retired) or 'no keys'}.",
+            markup=False,
+        )
+
+
+@vault_app.command("purge")
+def vault_purge(as_: AsOption = None, json_: JsonOption = False) -> None:
+    """Shred the credentials of accounts decommissioned longer than the retention period."""
+    with work(as_) as w:
+        report = credentials.purge(w.session, settings=w.settings, actor=w.actor)
+    if json_:
+        emit_json(
+            [{"account_id": p.account_id, "kind": p.kind, "versions": p.versions} for p in report]
+        )
+    elif not report:
+        stdout.print("Nothing to purge.", markup=False)
+    else:
+        emit_table(
+            "Shredded credentials",
+            ["account", "kind", "versions"],
+            [(p.account_id, p.kind, p.versions) for p in report],
+        )
 
 
 def main() -> None:

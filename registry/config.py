@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     ced_department: str = "CED"
     actor: str | None = None
     review_interval_days: int = Field(default=365, ge=1)
+    credential_retention_days: int = Field(
+        default=90, ge=0, description="Days a decommissioned account's credentials are kept."
+    )
 
     @cached_property
     def approved_domains(self) -> tuple[str, ...]:

@@ -55,13 +55,23 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit if the block succeeds, roll back if it raises."""
+    """One unit of work: commit if the block succeeds, roll back if it raises.
+
+    A refusal may carry ``afterwards`` (see ``registry.errors``): work that must be kept even
+    though the operation was refused, such as the audit event of a refused reveal. It runs in
+    its own transaction after the rollback.
+    """
     session = Session(engine, expire_on_commit=False)
     try:
         yield session
         session.commit()
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
+        afterwards = getattr(exc, "afterwards", None)
+        if afterwards is not None:
+            with Session(engine) as record:
+                afterwards(record)
+                record.commit()
         raise
     finally:
         session.close()

@@ -6,6 +6,12 @@ CLI prints the sentence on stderr and exits 1. Anything else is a bug and may sh
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
 
 class RegistryError(Exception):
     status_code: int = 400
@@ -14,6 +20,9 @@ class RegistryError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # Work to keep although the operation was refused (the audit of a refused reveal):
+        # the edge runs it in a fresh transaction after rolling the refused one back.
+        self.afterwards: Callable[[Session], None] | None = None
 
 
 class Unauthenticated(RegistryError):
@@ -46,6 +55,13 @@ class RuleViolation(Conflict):
 
 class InvalidTransition(Conflict):
     kind = "invalid_transition"
+
+
+class VaultUnavailable(RegistryError):
+    """The keyring cannot be opened: secrets are out of reach, everything else works."""
+
+    status_code = 503
+    kind = "vault_unavailable"
 
 
 class InvalidInput(RegistryError):

@@ -26,6 +26,7 @@ from registry.config import Settings
 from registry.db import make_engine, session_scope
 from registry.services import tokens
 from tests.factories import CAST, World
+from vault import Keyring
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL", "")
 ON_POSTGRES = PG_URL.startswith("postgresql")
@@ -35,13 +36,17 @@ postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL")
 
 @dataclass
 class FreshDatabase:
-    """An empty registry database migrated to head, for tests that commit."""
+    """An empty registry database migrated to head (and a keyring), for tests that commit."""
 
     url: str
     engine: Engine
+    keyring_path: Path
 
     def settings(self) -> Settings:
-        return Settings(database_url=self.url)
+        return Settings(database_url=self.url, keyring=str(self.keyring_path))
+
+    def keyring(self) -> Keyring:
+        return Keyring.load(self.keyring_path)
 
 
 def _schema_url(schema: str) -> str:
@@ -63,14 +68,29 @@ def _new_database(tmp_path: Path) -> Iterator[FreshDatabase]:
         url = f"sqlite:///{tmp_path / 'registry.db'}"
     engine = make_engine(url)
     migrate.upgrade(engine)
+    keyring_path = tmp_path / "registry.keyring"
+    Keyring.create(keyring_path)
     try:
-        yield FreshDatabase(url=url, engine=engine)
+        yield FreshDatabase(url=url, engine=engine, keyring_path=keyring_path)
     finally:
         engine.dispose()
         if ON_POSTGRES:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that fall back to defaults write into the test's folder, never the repo."""
+    monkeypatch.setenv("REGISTRY_KEYRING", str(tmp_path / "default.keyring"))
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", f"sqlite:///{tmp_path / 'default.db'}")
+    monkeypatch.delenv("REGISTRY_ACTOR", raising=False)
+
+
+@pytest.fixture
+def keyring(shared_db: FreshDatabase) -> Keyring:
+    return shared_db.keyring()
 
 
 @pytest.fixture

@@ -3,7 +3,16 @@
 Imports only the standard library and ``cryptography``. See ``docs/adr/0003-vault.md``.
 """
 
-from vault.envelope import FORMAT_VERSION, Context, Sealed, decrypt, encrypt, rewrap, shred
+from vault.envelope import (
+    FORMAT_VERSION,
+    SHREDDED,
+    Context,
+    Sealed,
+    decrypt,
+    encrypt,
+    rewrap,
+    shred,
+)
 from vault.errors import (
     DecryptionFailed,
     InvalidSeed,
@@ -25,6 +34,7 @@ from vault.totp import TotpCode, decode_seed, totp_now
 
 __all__ = [
     "FORMAT_VERSION",
+    "SHREDDED",
     "Context",
     "DecryptionFailed",
     "InvalidSeed",

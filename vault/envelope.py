@@ -35,6 +35,7 @@ from vault.keyring import KEY_ID_PATTERN, Keyring
 
 __all__ = [
     "FORMAT_VERSION",
+    "SHREDDED",
     "Context",
     "Sealed",
     "decrypt",
@@ -134,6 +135,8 @@ class Sealed:
 
 
 _TOMBSTONE: Final = Sealed(FORMAT_VERSION, "", b"", b"")
+#: The stored form of every shredded value, for callers that shred in bulk.
+SHREDDED: Final = _TOMBSTONE.dumps()
 
 
 def encrypt(keyring: Keyring, plaintext: bytes, *, context: Context) -> Sealed:

@@ -12,8 +12,10 @@ from sqlmodel import Session
 from registry.config import Settings
 from registry.db import session_scope
 from registry.errors import Unauthenticated
+from registry.keys import open_keyring
 from registry.services import tokens
 from registry.services.actors import Actor
+from vault import Keyring
 
 
 def get_settings(request: Request) -> Settings:
@@ -44,3 +46,11 @@ def get_actor(
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def get_keyring(settings: SettingsDep) -> Keyring:
+    """The vault's keyring; 503 with a reason when it cannot be opened."""
+    return open_keyring(settings)
+
+
+VaultDep = Annotated[Keyring, Depends(get_keyring)]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query, Request, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Query, Request, Response, status
+from pydantic import BaseModel, Field, SecretStr
 
-from registry.api.deps import ActorDep, SessionDep, SettingsDep
-from registry.api.errors import error_responses
+from registry.api.deps import ActorDep, SessionDep, SettingsDep, VaultDep
+from registry.api.errors import ErrorBody, error_responses
 from registry.models import (
     AccessGrantPublic,
     AccountPublic,
+    CredentialKind,
+    CredentialStatus,
     DecommissionRequest,
     DepartmentBase,
     DepartmentPublic,
@@ -19,10 +21,21 @@ from registry.models import (
     PersonCreate,
     PersonPublic,
     RequestPublic,
+    RevealedCredential,
     TokenCreated,
     TokenPublic,
+    TotpPublic,
 )
-from registry.services import access, accounts, departments, people, requests, tokens
+from registry.services import (
+    access,
+    accounts,
+    credentials,
+    departments,
+    people,
+    requests,
+    tokens,
+)
+from vault import Secret
 
 router = APIRouter()
 
@@ -345,3 +358,104 @@ def reject_request(
 def withdraw_request(request_id: int, session: SessionDep, actor: ActorDep) -> RequestPublic:
     request = requests.withdraw(session, actor=actor, request_id=request_id)
     return requests.to_public(session, [request])[0]
+
+
+# ------------------------------------------------------------------------------ credentials
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+SECRET_RESPONSES = {
+    **error_responses(401, 403, 404, 409, 422),
+    503: {"model": ErrorBody, "description": "The keyring cannot be opened."},
+}
+
+
+class PutCredentialBody(BaseModel):
+    value: SecretStr = Field(description="The secret; stored encrypted, never echoed.")
+
+
+class RevealBody(BaseModel):
+    reason: str = Field(max_length=500, description="Why; kept in the audit log.")
+    version: int | None = Field(default=None, ge=1)
+
+
+@router.put(
+    "/accounts/{account_id}/credentials/{kind}",
+    response_model=CredentialStatus,
+    tags=["credentials"],
+    responses=SECRET_RESPONSES,
+)
+def put_credential(
+    account_id: int,
+    kind: CredentialKind,
+    body: PutCredentialBody,
+    session: SessionDep,
+    keyring: VaultDep,
+    actor: ActorDep,
+) -> CredentialStatus:
+    """Store a new version of a credential (CED and the account's holders)."""
+    row = credentials.put(
+        session,
+        keyring=keyring,
+        actor=actor,
+        account_id=account_id,
+        kind=kind,
+        value=Secret(body.value.get_secret_value()),
+    )
+    return credentials.describe(session, actor=actor, row=row)
+
+
+@router.get(
+    "/accounts/{account_id}/credentials",
+    response_model=list[CredentialStatus],
+    tags=["credentials"],
+    responses=error_responses(401, 404, 422),
+)
+def list_credentials(
+    account_id: int, session: SessionDep, actor: ActorDep
+) -> list[CredentialStatus]:
+    """Which credentials are on file, their versions and who set them; never values."""
+    return credentials.status(session, actor=actor, account_id=account_id)
+
+
+@router.post(
+    "/accounts/{account_id}/credentials/{kind}/reveal",
+    response_model=RevealedCredential,
+    tags=["credentials"],
+    responses=SECRET_RESPONSES,
+)
+def reveal_credential(
+    account_id: int,
+    kind: CredentialKind,
+    body: RevealBody,
+    response: Response,
+    session: SessionDep,
+    keyring: VaultDep,
+    actor: ActorDep,
+) -> RevealedCredential:
+    """Reveal a credential to a holder or CED; audited with the reason before decryption."""
+    revealed = credentials.reveal(
+        session,
+        keyring=keyring,
+        actor=actor,
+        account_id=account_id,
+        kind=kind,
+        reason=body.reason,
+        version=body.version,
+    )
+    response.headers.update(NO_STORE)
+    return revealed.public()
+
+
+@router.get(
+    "/accounts/{account_id}/totp",
+    response_model=TotpPublic,
+    tags=["credentials"],
+    responses=SECRET_RESPONSES,
+)
+def current_totp(
+    account_id: int, response: Response, session: SessionDep, keyring: VaultDep, actor: ActorDep
+) -> TotpPublic:
+    """The current TOTP code for the account's holders and CED (never the seed)."""
+    code = credentials.totp(session, keyring=keyring, actor=actor, account_id=account_id)
+    response.headers.update(NO_STORE)
+    return TotpPublic(account_id=account_id, code=code.code, seconds_left=code.seconds_left)

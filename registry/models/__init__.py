@@ -4,6 +4,13 @@ from registry.models.access import AccessGrant, AccessGrantPublic
 from registry.models.account import Account, AccountFields, AccountPublic
 from registry.models.audit import AuditEvent, AuditEventPublic
 from registry.models.base import AccountStatus, Category, PersonStatus, Role, utcnow
+from registry.models.credential import (
+    Credential,
+    CredentialKind,
+    CredentialStatus,
+    RevealedCredential,
+    TotpPublic,
+)
 from registry.models.department import Department, DepartmentBase, DepartmentPublic
 from registry.models.person import Person, PersonCreate, PersonPublic, PersonRole
 from registry.models.request import (
@@ -32,6 +39,9 @@ __all__ = [
     "AuditEvent",
     "AuditEventPublic",
     "Category",
+    "Credential",
+    "CredentialKind",
+    "CredentialStatus",
     "Decision",
     "DecommissionRequest",
     "Department",
@@ -47,8 +57,10 @@ __all__ = [
     "RequestKind",
     "RequestPublic",
     "RequestState",
+    "RevealedCredential",
     "Role",
     "TokenCreated",
     "TokenPublic",
+    "TotpPublic",
     "utcnow",
 ]

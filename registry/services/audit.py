@@ -22,9 +22,32 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event. ``actor`` is None only for the system itself (``registry init``)."""
-    event = AuditEvent(
+    return record_by(
+        session,
         actor_id=actor.id if actor else None,
         actor_email=actor.email if actor else None,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        details=details,
+    )
+
+
+def record_by(
+    session: Session,
+    *,
+    actor_id: int | None,
+    actor_email: str | None,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event for an actor known only by id and e-mail (after a rollback, when the
+    actor's loaded rows have expired)."""
+    event = AuditEvent(
+        actor_id=actor_id,
+        actor_email=actor_email,
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id),

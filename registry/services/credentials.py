@@ -1,0 +1,510 @@
+"""Credentials on file (rule 5): sealed by the vault, revealed only with a reason.
+
+Policy: CED will "maintain a list of approved government and employment-related social media
+accounts, including login credentials for all government-owned accounts."
+
+- Values are sealed with envelope encryption bound to ``{table, account, kind, version}``;
+  the database never holds plaintext, and nothing here logs or audits a value.
+- Putting a value adds a version; the last :data:`KEEP_VERSIONS` stay readable and older
+  ones are shredded (their ciphertext destroyed, their row kept as history).
+- Revealing needs a reason and is audited *before* decryption in the same transaction, so
+  if the event cannot be written nothing is revealed. Refused attempts are audited too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from registry.config import Settings
+from registry.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, RegistryError
+from registry.models import (
+    Account,
+    AccountStatus,
+    Credential,
+    CredentialKind,
+    CredentialStatus,
+    Person,
+    RevealedCredential,
+    Role,
+    utcnow,
+)
+from registry.services import access, accounts, audit
+from registry.services.actors import Actor
+from registry.validation import clean_text, parse_choice
+from vault import (
+    SHREDDED,
+    Keyring,
+    Secret,
+    TotpCode,
+    VaultError,
+    decode_seed,
+    decrypt,
+    encrypt,
+    rewrap,
+    totp_now,
+)
+
+KEEP_VERSIONS = 10
+MAX_SECRET_LENGTH = 8192
+
+
+def context(account_id: int, kind: str, version: int) -> dict[str, str | int]:
+    """What every ciphertext is bound to: moved to another row, kind or version, it fails."""
+    return {"table": "credential", "account": account_id, "kind": kind, "version": version}
+
+
+# ------------------------------------------------------------------------------ who may
+
+
+def is_custodian(actor: Actor) -> bool:
+    """CED staff who hold every account's credentials (the ``ced`` role)."""
+    return actor.has(Role.ced)
+
+
+def holds(session: Session, actor: Actor, account_id: int) -> bool:
+    return any(p.id == actor.id for p in access.active_holders(session, account_id))
+
+
+def _refuse(
+    actor: Actor, *, account_id: int, kind: str, action: str, why: str, reason: str | None = None
+) -> Forbidden:
+    """A refusal whose audit event is kept although the operation changes nothing."""
+    error = Forbidden(why)
+    details: dict[str, Any] = {"kind": kind, "refused": why}
+    if reason:
+        details["reason"] = reason
+    # Plain values now: after the rollback the actor's loaded rows are expired.
+    actor_id, actor_email = actor.id, actor.email
+
+    def record(session: Session) -> None:
+        audit.record_by(
+            session,
+            actor_id=actor_id,
+            actor_email=actor_email,
+            action=action,
+            entity_type="account",
+            entity_id=account_id,
+            details=details,
+        )
+
+    error.afterwards = record
+    return error
+
+
+# ------------------------------------------------------------------------------ put
+
+
+def put(
+    session: Session,
+    *,
+    keyring: Keyring,
+    actor: Actor,
+    account_id: int,
+    kind: str,
+    value: Secret[str],
+) -> Credential:
+    """Store a new version of an account's secret (CED custodians and the account's holders)."""
+    chosen = parse_choice(CredentialKind, kind, what="credential kind")
+    accounts.get_visible_account(session, actor=actor, account_id=account_id)
+    account = access.lock_account(session, account_id)  # versions are numbered one at a time
+    if not (is_custodian(actor) or holds(session, actor, account_id)):
+        raise Forbidden(
+            f"{actor.email} may not store credentials of {accounts.label(account)}; "
+            "that needs CED (the ced role) or a holder of the account."
+        )
+    if account.status == AccountStatus.decommissioned:
+        raise InvalidTransition(f"{accounts.label(account).capitalize()} is decommissioned.")
+    plaintext = _check_value(chosen, value)
+    latest = session.exec(
+        select(func.max(Credential.version)).where(
+            Credential.account_id == account_id, Credential.kind == chosen.value
+        )
+    ).one()
+    version = (latest or 0) + 1
+    sealed = encrypt(
+        keyring, plaintext.encode("utf-8"), context=context(account_id, chosen.value, version)
+    )
+    row = Credential(
+        account_id=account_id,
+        kind=chosen.value,
+        version=version,
+        sealed=sealed.dumps(),
+        key_id=sealed.key_id,
+        set_by_id=actor.id,
+    )
+    session.add(row)
+    session.flush()
+    shredded = _shred_old_versions(session, account_id, chosen.value, keep_from=version)
+    audit.record(
+        session,
+        actor=actor,
+        action="credential.put",
+        entity_type="account",
+        entity_id=account_id,
+        details={"kind": chosen.value, "version": version, "shredded_versions": shredded},
+    )
+    return row
+
+
+def _check_value(kind: CredentialKind, value: Secret[str]) -> str:
+    text = value.reveal()
+    if not text.strip():
+        raise InvalidInput("The secret is empty; nothing was stored.")
+    if len(text) > MAX_SECRET_LENGTH:
+        raise InvalidInput(f"The secret is longer than {MAX_SECRET_LENGTH} characters.")
+    if "\x00" in text:
+        raise InvalidInput("The secret contains a NUL character.")
+    if kind == CredentialKind.totp_seed:
+        try:
+            decode_seed(text)
+        except VaultError as exc:
+            raise InvalidInput(str(exc)) from None
+    return text
+
+
+def _shred_old_versions(session: Session, account_id: int, kind: str, *, keep_from: int) -> int:
+    """Destroy the ciphertext of versions older than the newest KEEP_VERSIONS."""
+    result = session.execute(
+        update(Credential)
+        .where(
+            col(Credential.account_id) == account_id,
+            col(Credential.kind) == kind,
+            col(Credential.version) <= keep_from - KEEP_VERSIONS,
+            col(Credential.shredded_at).is_(None),
+        )
+        .values(sealed=SHREDDED, key_id=None, shredded_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------ reveal
+
+
+@dataclass(frozen=True)
+class Revealed:
+    row: Credential
+    set_by: str
+    value: Secret[str]
+
+    def public(self) -> RevealedCredential:
+        return RevealedCredential(
+            account_id=self.row.account_id,
+            kind=self.row.kind,
+            version=self.row.version,
+            set_by=self.set_by,
+            set_at=self.row.set_at,
+            value=self.value.reveal(),
+        )
+
+
+def reveal(
+    session: Session,
+    *,
+    keyring: Keyring,
+    actor: Actor,
+    account_id: int,
+    kind: str,
+    reason: str,
+    version: int | None = None,
+) -> Revealed:
+    """Decrypt a credential for an allowed person, after auditing who, what and why."""
+    chosen = parse_choice(CredentialKind, kind, what="credential kind")
+    account = accounts.get_visible_account(session, actor=actor, account_id=account_id)
+    action = "credential.reveal_refused"
+    why = clean_text(reason, field="Reason", max_length=500, required=False)
+    if not why:
+        raise _refuse(
+            actor,
+            account_id=account_id,
+            kind=chosen.value,
+            action=action,
+            why="A reason is required to reveal a credential.",
+        )
+    if chosen == CredentialKind.totp_seed and not is_custodian(actor):
+        raise _refuse(
+            actor,
+            account_id=account_id,
+            kind=chosen.value,
+            action=action,
+            reason=why,
+            why=(
+                f"{actor.email} may not reveal the TOTP seed of {accounts.label(account)}; "
+                "only CED may (holders get codes with `vault totp`)."
+            ),
+        )
+    if not (is_custodian(actor) or holds(session, actor, account_id)):
+        raise _refuse(
+            actor,
+            account_id=account_id,
+            kind=chosen.value,
+            action=action,
+            reason=why,
+            why=(
+                f"{actor.email} may not reveal credentials of {accounts.label(account)}; "
+                "only its holders and CED may."
+            ),
+        )
+    row = _find(session, account_id=account_id, kind=chosen.value, version=version)
+    # The audit event is written (flushed) before decrypting, in the same transaction.
+    audit.record(
+        session,
+        actor=actor,
+        action="credential.revealed",
+        entity_type="account",
+        entity_id=account_id,
+        details={"kind": row.kind, "version": row.version, "reason": why},
+    )
+    value = Secret(_open(keyring, row))
+    return Revealed(row=row, set_by=_emails(session, {row.set_by_id})[row.set_by_id], value=value)
+
+
+def _find(session: Session, *, account_id: int, kind: str, version: int | None) -> Credential:
+    query = select(Credential).where(Credential.account_id == account_id, Credential.kind == kind)
+    if version is not None:
+        query = query.where(Credential.version == version)
+    row = session.exec(query.order_by(col(Credential.version).desc())).first()
+    if row is None:
+        which = f"version {version} of its {kind}" if version is not None else kind
+        raise NotFound(f"Account {account_id} has no {which} on file.")
+    if row.shredded_at is not None:
+        raise InvalidTransition(
+            f"Version {row.version} of the {kind} of account {account_id} was shredded on "
+            f"{row.shredded_at:%Y-%m-%d}; it cannot be revealed."
+        )
+    return row
+
+
+def _open(keyring: Keyring, row: Credential) -> str:
+    try:
+        plaintext = decrypt(
+            keyring, row.sealed, context=context(row.account_id, row.kind, row.version)
+        )
+    except VaultError as exc:
+        raise VaultIntegrity(
+            f"Version {row.version} of the {row.kind} of account {row.account_id} cannot be "
+            f"decrypted: {exc}"
+        ) from None
+    return plaintext.decode("utf-8")
+
+
+class VaultIntegrity(RegistryError):
+    """A stored credential does not decrypt: tampered, moved, or sealed under a lost key."""
+
+    status_code = 500
+    kind = "vault_integrity"
+
+
+# ------------------------------------------------------------------------------ TOTP
+
+
+def totp(session: Session, *, keyring: Keyring, actor: Actor, account_id: int) -> TotpCode:
+    """The current TOTP code for holders and CED, without showing the seed."""
+    account = accounts.get_visible_account(session, actor=actor, account_id=account_id)
+    if not (is_custodian(actor) or holds(session, actor, account_id)):
+        raise _refuse(
+            actor,
+            account_id=account_id,
+            kind=CredentialKind.totp_seed.value,
+            action="credential.totp_refused",
+            why=(
+                f"{actor.email} may not get TOTP codes for {accounts.label(account)}; "
+                "only its holders and CED may."
+            ),
+        )
+    row = _find(session, account_id=account_id, kind=CredentialKind.totp_seed.value, version=None)
+    audit.record(
+        session,
+        actor=actor,
+        action="credential.totp",
+        entity_type="account",
+        entity_id=account_id,
+        details={"version": row.version},
+    )
+    return totp_now(_open(keyring, row))
+
+
+# ------------------------------------------------------------------------------ status
+
+
+def status(session: Session, *, actor: Actor, account_id: int) -> list[CredentialStatus]:
+    """Which kinds are on file, their current version and who set it; never a value."""
+    accounts.get_visible_account(session, actor=actor, account_id=account_id)
+    rows = session.exec(
+        select(Credential)
+        .where(Credential.account_id == account_id)
+        .order_by(col(Credential.kind), col(Credential.version).desc())
+    ).all()
+    emails = _emails(session, {r.set_by_id for r in rows})
+    current: dict[str, CredentialStatus] = {}
+    for row in rows:
+        if row.kind in current:
+            continue
+        current[row.kind] = CredentialStatus(
+            account_id=account_id,
+            kind=row.kind,
+            version=row.version,
+            versions_kept=sum(1 for r in rows if r.kind == row.kind and r.shredded_at is None),
+            set_by=emails[row.set_by_id],
+            set_at=row.set_at,
+        )
+    return list(current.values())
+
+
+def describe(session: Session, *, actor: Actor, row: Credential) -> CredentialStatus:
+    """The status line of the kind ``row`` belongs to."""
+    [found] = [
+        s for s in status(session, actor=actor, account_id=row.account_id) if s.kind == row.kind
+    ]
+    return found
+
+
+def _emails(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {p.id or 0: p.email for p in session.exec(select(Person).where(col(Person.id).in_(ids)))}
+
+
+# ------------------------------------------------------------------------------ rotation
+
+
+def stale_count(session: Session, keyring: Keyring) -> int:
+    """Live credentials not wrapped by the keyring's current master key."""
+    return session.exec(
+        select(func.count())
+        .select_from(Credential)
+        .where(
+            col(Credential.key_id).is_not(None),
+            col(Credential.key_id) != keyring.current_key_id,
+        )
+    ).one()
+
+
+def begin_rotation(session: Session, *, keyring: Keyring, actor: Actor) -> tuple[str, int]:
+    """Make a new master key current, unless an earlier rotation is unfinished.
+
+    Returns ``(current key id, values to rewrap)``. Resuming: when values still wait under an
+    older key, no new key is added and the rewrap simply continues.
+    """
+    actor.require(Role.admin, to="rotate the vault's master key")
+    pending = stale_count(session, keyring)
+    if pending == 0:
+        info = keyring.add_key()
+        pending = stale_count(session, keyring)
+        audit.record(
+            session,
+            actor=actor,
+            action="vault.key_added",
+            entity_type="vault",
+            entity_id=info.id,
+            details={"to_rewrap": pending},
+        )
+    return keyring.current_key_id, pending
+
+
+def rewrap_batch(session: Session, *, keyring: Keyring, actor: Actor, limit: int = 200) -> int:
+    """Rewrap up to ``limit`` stale data keys under the current master key (not the secrets).
+
+    Each batch is its own transaction at the edge, so a crash loses at most one batch of work
+    and leaves every value readable: rewrapped and not-yet-rewrapped values both decrypt.
+    """
+    actor.require(Role.admin, to="rotate the vault's master key")
+    rows = session.exec(
+        select(Credential)
+        .where(
+            col(Credential.key_id).is_not(None),
+            col(Credential.key_id) != keyring.current_key_id,
+        )
+        .order_by(col(Credential.id))
+        .limit(limit)
+    ).all()
+    for row in rows:
+        sealed = rewrap(keyring, row.sealed, context=context(row.account_id, row.kind, row.version))
+        row.sealed = sealed.dumps()
+        row.key_id = sealed.key_id
+        session.add(row)
+    session.flush()
+    return len(rows)
+
+
+def finish_rotation(session: Session, *, keyring: Keyring, actor: Actor) -> list[str]:
+    """Retire every old master key that no stored value uses any more."""
+    actor.require(Role.admin, to="rotate the vault's master key")
+    if stale_count(session, keyring):
+        raise InvalidTransition("Some credentials still use an old key; run rotate-key again.")
+    in_use = set(
+        session.exec(
+            select(Credential.key_id).where(col(Credential.key_id).is_not(None)).distinct()
+        )
+    )
+    retired = [
+        info.id
+        for info in keyring.keys
+        if not info.retired and info.id != keyring.current_key_id and info.id not in in_use
+    ]
+    for key_id in retired:
+        keyring.retire(key_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="vault.rotation_finished",
+        entity_type="vault",
+        entity_id=keyring.current_key_id,
+        details={"retired": retired},
+    )
+    return retired
+
+
+# ------------------------------------------------------------------------------ purge
+
+
+@dataclass(frozen=True)
+class Purged:
+    account_id: int
+    kind: str
+    versions: int
+
+
+def purge(
+    session: Session, *, settings: Settings, actor: Actor, now: dt.datetime | None = None
+) -> list[Purged]:
+    """Shred the credentials of accounts decommissioned longer than the retention period."""
+    actor.require(Role.admin, Role.ced, to="purge credentials")
+    cutoff = (now or utcnow()) - dt.timedelta(days=settings.credential_retention_days)
+    rows = session.exec(
+        select(Credential.account_id, Credential.kind, func.count())
+        .join(Account, col(Account.id) == Credential.account_id)
+        .where(
+            Account.status == AccountStatus.decommissioned.value,
+            col(Account.decommissioned_at) <= cutoff,
+            col(Credential.shredded_at).is_(None),
+        )
+        .group_by(col(Credential.account_id), col(Credential.kind))
+        .order_by(col(Credential.account_id), col(Credential.kind))
+    ).all()
+    report = [Purged(account_id=a, kind=k, versions=n) for a, k, n in rows]
+    account_ids = sorted({p.account_id for p in report})
+    if account_ids:
+        session.execute(
+            update(Credential)
+            .where(
+                col(Credential.account_id).in_(account_ids),
+                col(Credential.shredded_at).is_(None),
+            )
+            .values(sealed=SHREDDED, key_id=None, shredded_at=utcnow())
+        )
+        audit.record_many(
+            session,
+            actor=actor,
+            action="credential.purged",
+            entity_type="account",
+            items=(
+                (a, {"kinds": {p.kind: p.versions for p in report if p.account_id == a}})
+                for a in account_ids
+            ),
+        )
+    return report
