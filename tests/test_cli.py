@@ -64,6 +64,8 @@ class TestInit:
         assert body["created"] is True
         assert body["admin"]["email"] == "boss@gov.mb.ca"
         assert body["admin"]["department"] == "CED"
+        keyring = Path(body["keyring"])
+        assert body["keyring_created"] is True and keyring.stat().st_mode & 0o777 == 0o600
         second = runner.invoke(app, ["init", "--admin", "other@gov.mb.ca", "--name", "Other"])
         assert second.exit_code == 0
         assert (
@@ -71,6 +73,19 @@ class TestInit:
         )
         listed = runner.invoke(app, ["people", "list", "--as", "boss@gov.mb.ca", "--json"])
         assert [p["email"] for p in json.loads(listed.stdout)] == ["boss@gov.mb.ca"]
+
+    def test_init_refuses_a_broken_keyring_instead_of_replacing_it(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        keyring = tmp_path / "broken.keyring"
+        keyring.write_text("{not json")
+        keyring.chmod(0o600)
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+        monkeypatch.setenv("REGISTRY_KEYRING", str(keyring))
+        result = CliRunner().invoke(app, ["init", "--admin", "boss@gov.mb.ca", "--name", "B"])
+        assert result.exit_code == 1
+        assert "credential vault is unavailable" in result.stderr
+        assert keyring.read_text() == "{not json"
 
     def test_init_refuses_a_non_government_admin(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
