@@ -22,7 +22,6 @@ from registry.config import Settings, get_settings
 from registry.db import make_engine, session_scope
 from registry.errors import CONCURRENT_CHANGE, RegistryError
 from registry.keys import open_keyring
-from registry.services.accounts import ImportRejected
 from registry.services.actors import Actor, resolve_actor
 from vault import Keyring
 
@@ -70,10 +69,8 @@ def database_errors(settings: Settings) -> Iterator[None]:
     where = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
         yield
-    except ImportRejected as exc:
-        fail(exc.message, exc.problems)
     except RegistryError as exc:
-        fail(exc.message)
+        fail(exc.message, exc.problems)
     except IntegrityError:
         fail(CONCURRENT_CHANGE)
     except (OperationalError, ProgrammingError) as exc:

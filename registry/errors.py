@@ -6,7 +6,7 @@ CLI prints the sentence on stderr and exits 1. Anything else is a bug and may sh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,9 +17,12 @@ class RegistryError(Exception):
     status_code: int = 400
     kind: str = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
+        # Every item the refusal is about (each bad import row, each account a handover
+        # would break), for the caller to list under the sentence.
+        self.problems = list(problems)
         # Work to keep although the operation was refused (the audit of a refused reveal):
         # the edge runs it in a fresh transaction after rolling the refused one back.
         self.afterwards: Callable[[Session], None] | None = None

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 from registry.db import session_scope
 from registry.errors import InvalidTransition, RegistryError, RuleViolation
 from registry.models import Account, AccountRequest, Person
-from registry.services import access, accounts, requests
+from registry.services import access, accounts, handover, requests
 from registry.services.actors import resolve_actor
 from tests.conftest import FreshDatabase, postgres_only
 from tests.factories import CAST, World
@@ -209,3 +209,68 @@ class TestConcurrentDecisions:
         assert sorted(outcomes) == ["InvalidTransition", "InvalidTransition", "ok"]
         with session_scope(fresh_db.engine) as session:
             assert session.exec(select(func.count()).select_from(Account)).one() == 1
+
+
+class TestHandoverAgainstRevoke:
+    """ced1 leaves (successor not CED) while someone revokes ced2: one of them must lose."""
+
+    @pytest.fixture
+    def shared_account(self, fresh_db: FreshDatabase) -> int:
+        with session_scope(fresh_db.engine) as session:
+            world = World.build(session, fresh_db.settings())
+            return world.account(holders=("ced1", "ced2", "agr_staff")).id or 0
+
+    def _handover(
+        self, db: FreshDatabase, *, hold: float = 0.0, done: threading.Event | None = None
+    ) -> None:
+        settings = db.settings()
+        with session_scope(db.engine) as session:
+            actor = resolve_actor(session, settings, CAST["admin"][0])
+            handover.handover(
+                session,
+                settings=settings,
+                actor=actor,
+                departing=CAST["ced1"][0],
+                successor=CAST["agr_requester"][0],
+            )
+            if done is not None:
+                done.set()
+            time.sleep(hold)
+
+    def _final_holders(self, db: FreshDatabase, account_id: int) -> list[str]:
+        with session_scope(db.engine) as session:
+            actor = resolve_actor(session, db.settings(), CAST["admin"][0])
+            return accounts.show_account(session, actor=actor, account_id=account_id).holders
+
+    @postgres_only
+    def test_handover_first_then_revoke_is_refused(
+        self, fresh_db: FreshDatabase, shared_account: int
+    ) -> None:
+        done = threading.Event()
+        thread = threading.Thread(
+            target=self._handover, args=(fresh_db,), kwargs={"hold": 0.5, "done": done}
+        )
+        thread.start()
+        assert done.wait(10)
+        with pytest.raises(RuleViolation, match="one from CED"):
+            revoke_in_own_transaction(fresh_db, shared_account, CAST["ced2"][0])
+        thread.join(10)
+        assert CAST["ced2"][0] in self._final_holders(fresh_db, shared_account)
+
+    @postgres_only
+    def test_revoke_first_then_handover_is_refused(
+        self, fresh_db: FreshDatabase, shared_account: int
+    ) -> None:
+        done = threading.Event()
+        thread = threading.Thread(
+            target=revoke_in_own_transaction,
+            args=(fresh_db, shared_account, CAST["ced2"][0]),
+            kwargs={"hold": 0.5, "started": done},
+        )
+        thread.start()
+        assert done.wait(10)
+        with pytest.raises(RuleViolation, match="refused, nothing changed"):
+            self._handover(fresh_db)
+        thread.join(10)
+        holders = self._final_holders(fresh_db, shared_account)
+        assert CAST["ced1"][0] in holders and CAST["ced2"][0] not in holders

@@ -11,7 +11,6 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from registry.errors import CONCURRENT_CHANGE, DATABASE_UNAVAILABLE, RegistryError
-from registry.services.accounts import ImportRejected
 
 
 class ErrorBody(BaseModel):
@@ -46,7 +45,7 @@ def install(app: FastAPI) -> None:
         body = ErrorBody(
             error=exc.kind,
             detail=exc.message,
-            problems=exc.problems if isinstance(exc, ImportRejected) else None,
+            problems=exc.problems or None,
         )
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(

@@ -17,6 +17,8 @@ from registry.models import (
     DecommissionRequest,
     DepartmentBase,
     DepartmentPublic,
+    HandoverCreate,
+    HandoverReport,
     NewAccountRequest,
     PersonCreate,
     PersonPublic,
@@ -31,6 +33,7 @@ from registry.services import (
     accounts,
     credentials,
     departments,
+    handover,
     people,
     requests,
     tokens,
@@ -459,3 +462,48 @@ def current_totp(
     code = credentials.totp(session, keyring=keyring, actor=actor, account_id=account_id)
     response.headers.update(NO_STORE)
     return TotpPublic(account_id=account_id, code=code.code, seconds_left=code.seconds_left)
+
+
+# ------------------------------------------------------------------------------ handovers
+
+
+@router.post(
+    "/handovers",
+    response_model=HandoverReport,
+    tags=["handovers"],
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def run_handover(
+    body: HandoverCreate,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+) -> HandoverReport:
+    """Hand everything a leaver holds to a successor in one step; ``dry_run`` previews it."""
+    report = handover.handover(
+        session,
+        settings=settings,
+        actor=actor,
+        departing=body.departing,
+        successor=body.successor,
+        mapping=body.map,
+        dry_run=body.dry_run,
+    )
+    response.status_code = status.HTTP_200_OK if body.dry_run else status.HTTP_201_CREATED
+    return report
+
+
+@router.get("/handovers", response_model=list[HandoverReport], tags=["handovers"], responses=AUTH)
+def list_handovers(session: SessionDep, actor: ActorDep) -> list[HandoverReport]:
+    return handover.list_handovers(session, actor=actor)
+
+
+@router.get(
+    "/handovers/{handover_id}",
+    response_model=HandoverReport,
+    tags=["handovers"],
+    responses=error_responses(401, 403, 404, 422),
+)
+def show_handover(handover_id: int, session: SessionDep, actor: ActorDep) -> HandoverReport:
+    return handover.show_handover(session, actor=actor, handover_id=handover_id)

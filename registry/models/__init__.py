@@ -12,6 +12,14 @@ from registry.models.credential import (
     TotpPublic,
 )
 from registry.models.department import Department, DepartmentBase, DepartmentPublic
+from registry.models.handover import (
+    DueCredential,
+    Handover,
+    HandoverAccount,
+    HandoverCreate,
+    HandoverReport,
+    MovedRequest,
+)
 from registry.models.person import Person, PersonCreate, PersonPublic, PersonRole
 from registry.models.request import (
     OPEN_STATES,
@@ -47,6 +55,12 @@ __all__ = [
     "Department",
     "DepartmentBase",
     "DepartmentPublic",
+    "DueCredential",
+    "Handover",
+    "HandoverAccount",
+    "HandoverCreate",
+    "HandoverReport",
+    "MovedRequest",
     "NewAccountRequest",
     "Person",
     "PersonCreate",

@@ -38,6 +38,10 @@ class Credential(SQLModel, table=True):
     set_by_id: int = Field(foreign_key="person.id")
     set_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     shredded_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set on the newest version when the value must be changed (it became known to someone who
+    # left); a new version, stored with `vault put`, is unmarked, which clears it.
+    rotation_due_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rotation_reason: str | None = Field(default=None, max_length=200)
 
     def __repr__(self) -> str:
         return (
@@ -55,6 +59,8 @@ class CredentialStatus(SQLModel):
     versions_kept: int
     set_by: str
     set_at: dt.datetime
+    rotation_due_at: dt.datetime | None = None
+    rotation_reason: str | None = None
 
 
 class RevealedCredential(SQLModel):

@@ -320,10 +320,6 @@ MAX_IMPORT_ROWS = 50_000
 class ImportRejected(InvalidInput):
     """The file was refused as a whole; ``problems`` names every bad row."""
 
-    def __init__(self, message: str, problems: list[str]) -> None:
-        super().__init__(message)
-        self.problems = problems
-
 
 @dataclass(frozen=True)
 class ImportResult:

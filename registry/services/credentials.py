@@ -351,6 +351,8 @@ def status(session: Session, *, actor: Actor, account_id: int) -> list[Credentia
             versions_kept=sum(1 for r in rows if r.kind == row.kind and r.shredded_at is None),
             set_by=emails[row.set_by_id],
             set_at=row.set_at,
+            rotation_due_at=row.rotation_due_at,
+            rotation_reason=row.rotation_reason,
         )
     return list(current.values())
 
