@@ -31,11 +31,13 @@ def lock_account(session: Session, account_id: int) -> Account:
     already exclusive, see ``registry.db``).
     """
     account = session.exec(
-        select(Account).where(Account.id == account_id).with_for_update()
+        select(Account)
+        .where(Account.id == account_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if account is None:
         raise NotFound(f"No account with id {account_id}.")
-    session.refresh(account)
     return account
 
 

@@ -257,6 +257,21 @@ def _visible(actor: Actor) -> Any:
     return or_(col(Account.department_id) == actor.department_id, col(Account.id).in_(held))
 
 
+def ensure_visible(session: Session, *, actor: Actor, account: Account) -> None:
+    """NotFound unless the actor may see this already loaded account."""
+    if actor.sees_all or account.department_id == actor.department_id:
+        return
+    held = session.exec(
+        select(AccessGrant.id).where(
+            AccessGrant.account_id == account.id,
+            AccessGrant.person_id == actor.id,
+            col(AccessGrant.revoked_at).is_(None),
+        )
+    ).first()
+    if held is None:
+        raise NotFound(f"No account with id {account.id}.")
+
+
 def get_visible_account(session: Session, *, actor: Actor, account_id: int) -> Account:
     """The account, or NotFound when it does not exist or the actor may not see it."""
     query = select(Account).where(Account.id == account_id)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from registry.config import Settings
 from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -18,22 +20,15 @@ SEE_ALL_ROLES = frozenset({Role.ced, Role.admin, Role.auditor})
 
 @dataclass(frozen=True)
 class Actor:
-    """A person acting now, with the facts every permission check needs."""
+    """A person acting now, with the facts every permission check needs (plain values, so
+    an actor stays usable after its transaction is rolled back)."""
 
-    person: Person
+    id: int
+    email: str
     roles: frozenset[Role]
     department_id: int
     department_code: str
     is_ced_staff: bool
-
-    @property
-    def id(self) -> int:
-        assert self.person.id is not None
-        return self.person.id
-
-    @property
-    def email(self) -> str:
-        return self.person.email
 
     def has(self, *roles: Role) -> bool:
         return any(role in self.roles for role in roles)
@@ -77,21 +72,42 @@ def find_person(session: Session, email: str) -> Person:
     return person
 
 
+def _load_actor(session: Session, settings: Settings, where: Any) -> Actor | None:
+    """The person matching ``where`` with department and roles, in one statement."""
+    rows = session.execute(
+        sa_select(
+            col(Person.id),
+            col(Person.email),
+            col(Person.status),
+            col(Person.department_id),
+            col(Department.code),
+            col(PersonRole.role),
+        )
+        .join(Department, col(Department.id) == Person.department_id)
+        .outerjoin(PersonRole, col(PersonRole.person_id) == Person.id)
+        .where(where)
+    ).all()
+    if not rows:
+        return None
+    person_id, email, status, department_id, code, _ = rows[0]
+    if status != PersonStatus.active:
+        raise Unauthenticated(f"{email} has left government and can no longer act.")
+    return Actor(
+        id=person_id,
+        email=email,
+        roles=frozenset(Role(row[5]) for row in rows if row[5] is not None),
+        department_id=department_id,
+        department_code=code,
+        is_ced_staff=code == settings.ced_department,
+    )
+
+
 def actor_for(session: Session, settings: Settings, person: Person) -> Actor:
     """The Actor for an already loaded person, refusing anyone who has left."""
-    if person.status != PersonStatus.active:
-        raise Unauthenticated(f"{person.email} has left government and can no longer act.")
-    assert person.id is not None
-    department = session.get(Department, person.department_id)
-    assert department is not None
-    roles = frozenset(Role(r) for r in roles_of(session, [person.id])[person.id])
-    return Actor(
-        person=person,
-        roles=roles,
-        department_id=department.id or 0,
-        department_code=department.code,
-        is_ced_staff=department.code == settings.ced_department,
-    )
+    actor = _load_actor(session, settings, col(Person.id) == person.id)
+    if actor is None:
+        raise Unauthenticated(f"{person.email} is not a registered person.")
+    return actor
 
 
 def resolve_actor(session: Session, settings: Settings, email: str | None) -> Actor:
@@ -101,7 +117,10 @@ def resolve_actor(session: Session, settings: Settings, email: str | None) -> Ac
             "Say who is acting: pass --as EMAIL or set REGISTRY_ACTOR to a registered person."
         )
     try:
-        person = find_person(session, email)
-    except NotFound as exc:
-        raise Unauthenticated(exc.message) from None
-    return actor_for(session, settings, person)
+        address = normalize_email(email)
+    except InvalidInput:
+        raise Unauthenticated(f"No person with e-mail {email.strip()!r} is registered.") from None
+    actor = _load_actor(session, settings, col(Person.email) == address)
+    if actor is None:
+        raise Unauthenticated(f"No person with e-mail {address} is registered.")
+    return actor

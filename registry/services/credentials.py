@@ -110,8 +110,8 @@ def put(
 ) -> Credential:
     """Store a new version of an account's secret (CED custodians and the account's holders)."""
     chosen = parse_choice(CredentialKind, kind, what="credential kind")
-    accounts.get_visible_account(session, actor=actor, account_id=account_id)
     account = access.lock_account(session, account_id)  # versions are numbered one at a time
+    accounts.ensure_visible(session, actor=actor, account=account)
     if not (is_custodian(actor) or holds(session, actor, account_id)):
         raise Forbidden(
             f"{actor.email} may not store credentials of {accounts.label(account)}; "
@@ -139,7 +139,11 @@ def put(
     )
     session.add(row)
     session.flush()
-    shredded = _shred_old_versions(session, account_id, chosen.value, keep_from=version)
+    shredded = (
+        _shred_old_versions(session, account_id, chosen.value, keep_from=version)
+        if version > KEEP_VERSIONS
+        else 0
+    )
     audit.record(
         session,
         actor=actor,
@@ -178,6 +182,7 @@ def _shred_old_versions(session: Session, account_id: int, kind: str, *, keep_fr
             col(Credential.shredded_at).is_(None),
         )
         .values(sealed=SHREDDED, key_id=None, shredded_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -249,7 +254,7 @@ def reveal(
                 "only its holders and CED may."
             ),
         )
-    row = _find(session, account_id=account_id, kind=chosen.value, version=version)
+    row, set_by = _find(session, account_id=account_id, kind=chosen.value, version=version)
     # The audit event is written (flushed) before decrypting, in the same transaction.
     audit.record(
         session,
@@ -259,24 +264,31 @@ def reveal(
         entity_id=account_id,
         details={"kind": row.kind, "version": row.version, "reason": why},
     )
-    value = Secret(_open(keyring, row))
-    return Revealed(row=row, set_by=_emails(session, {row.set_by_id})[row.set_by_id], value=value)
+    return Revealed(row=row, set_by=set_by, value=Secret(_open(keyring, row)))
 
 
-def _find(session: Session, *, account_id: int, kind: str, version: int | None) -> Credential:
-    query = select(Credential).where(Credential.account_id == account_id, Credential.kind == kind)
+def _find(
+    session: Session, *, account_id: int, kind: str, version: int | None
+) -> tuple[Credential, str]:
+    """The newest (or the given) version and the e-mail of who set it."""
+    query = (
+        select(Credential, Person.email)
+        .join(Person, col(Person.id) == Credential.set_by_id)
+        .where(Credential.account_id == account_id, Credential.kind == kind)
+    )
     if version is not None:
         query = query.where(Credential.version == version)
-    row = session.exec(query.order_by(col(Credential.version).desc())).first()
-    if row is None:
+    found = session.exec(query.order_by(col(Credential.version).desc()).limit(1)).first()
+    if found is None:
         which = f"version {version} of its {kind}" if version is not None else kind
         raise NotFound(f"Account {account_id} has no {which} on file.")
+    row, set_by = found
     if row.shredded_at is not None:
         raise InvalidTransition(
             f"Version {row.version} of the {kind} of account {account_id} was shredded on "
             f"{row.shredded_at:%Y-%m-%d}; it cannot be revealed."
         )
-    return row
+    return row, set_by
 
 
 def _open(keyring: Keyring, row: Credential) -> str:
@@ -316,7 +328,9 @@ def totp(session: Session, *, keyring: Keyring, actor: Actor, account_id: int) -
                 "only its holders and CED may."
             ),
         )
-    row = _find(session, account_id=account_id, kind=CredentialKind.totp_seed.value, version=None)
+    row, _ = _find(
+        session, account_id=account_id, kind=CredentialKind.totp_seed.value, version=None
+    )
     audit.record(
         session,
         actor=actor,

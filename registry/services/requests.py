@@ -225,11 +225,13 @@ def _add_holders(
 def lock_request(session: Session, *, actor: Actor, request_id: int) -> AccountRequest:
     """Load the request the actor may see, holding its row lock until the transaction ends."""
     request = session.exec(
-        select(AccountRequest).where(AccountRequest.id == request_id).with_for_update()
+        select(AccountRequest)
+        .where(AccountRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
     if request is None or not _may_see(actor, request):
         raise NotFound(f"No request with id {request_id}.")
-    session.refresh(request)
     return request
 
 
