@@ -34,6 +34,8 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/import_accounts.py
+	$(BIN)/python bench/vault.py
+	$(BIN)/python bench/handover.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
