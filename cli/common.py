@@ -21,7 +21,7 @@ from sqlmodel import Session
 from registry.config import Settings, get_settings
 from registry.db import make_engine, session_scope
 from registry.errors import CONCURRENT_CHANGE, RegistryError
-from registry.keys import open_keyring
+from registry.keys import open_keyring, session_info
 from registry.services.actors import Actor, resolve_actor
 from vault import Keyring
 
@@ -87,7 +87,7 @@ def work(as_: str | None) -> Iterator[Work]:
     with database_errors(settings):
         engine = _engine(settings)
         try:
-            with session_scope(engine) as session:
+            with session_scope(engine, session_info(settings)) as session:
                 actor = resolve_actor(session, settings, as_ or settings.actor)
                 yield Work(session=session, settings=settings, actor=actor)
         finally:

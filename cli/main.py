@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +38,8 @@ from registry.models import (
 from registry.services import (
     access,
     accounts,
+    audit,
+    compliance,
     credentials,
     departments,
     handover,
@@ -59,6 +64,7 @@ tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Registered accounts.", no_args_is_help=True)
 access_app = typer.Typer(help="Who holds an account.", no_args_is_help=True)
 request_app = typer.Typer(help="Requests for new accounts and decommissions.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log and the compliance report.", no_args_is_help=True)
 vault_app = typer.Typer(
     help="Credentials on file: put, reveal, TOTP, key rotation.", no_args_is_help=True
 )
@@ -70,6 +76,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(access_app, name="access")
 app.add_typer(request_app, name="request")
 app.add_typer(vault_app, name="vault")
+app.add_typer(audit_app, name="audit")
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -84,7 +91,7 @@ def init(
     """Create the database (migrations), the CED department and its first administrator."""
     from registry import migrate
     from registry.db import make_engine, session_scope
-    from registry.keys import ensure_keyring
+    from registry.keys import ensure_keyring, session_info
 
     settings = get_settings()
     with database_errors(settings):
@@ -92,7 +99,7 @@ def init(
         engine = make_engine(settings.database_url)
         try:
             migrate.upgrade(engine)
-            with session_scope(engine) as session:
+            with session_scope(engine, session_info(settings)) as session:
                 result = setup.initialise(
                     session, settings=settings, admin_email=admin, admin_name=name
                 )
@@ -952,6 +959,182 @@ def _print_handover(report: HandoverReport) -> None:
     )
     for line in lines:
         stdout.print(line, markup=False)
+
+
+# ------------------------------------------------------------------------------ audit
+
+
+def _when(value: str | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        fail(
+            f"{what} must be a date or time such as 2026-11-01 or 2026-11-01T09:30, not {value!r}."
+        )
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@audit_app.command("log")
+def audit_log(
+    account: Annotated[int | None, typer.Option(help="Only events about this account.")] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Only events by this e-mail.")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only this action, e.g. credential.revealed.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this date/time (UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this date/time (UTC).")] = None,
+    as_: AsOption = None,
+    json_: Annotated[bool, typer.Option("--json", help="JSON Lines, one event a line.")] = False,
+) -> None:
+    """Read the audit log (CED, administrators, auditors)."""
+    start, end = _when(since, "--since"), _when(until, "--until")
+    with work(as_) as w:
+        events = audit.list_events(
+            w.session,
+            actor=w.actor,
+            account_id=account,
+            by=actor,
+            action=action,
+            since=start,
+            until=end,
+            limit=None,
+        )
+    if json_:
+        for event in events:
+            sys.stdout.write(event.model_dump_json() + "\n")
+        return
+    emit_table(
+        "Audit log",
+        ["seq", "at (UTC)", "actor", "action", "entity", "details"],
+        [
+            (
+                e.seq,
+                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                e.actor or "system",
+                e.action,
+                f"{e.entity_type} {e.entity_id}",
+                json.dumps(e.details, ensure_ascii=False),
+            )
+            for e in events
+        ],
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="A signed checkpoint to check the log against.")
+    ] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Recompute the chain; exit 0 only when the log is whole."""
+    with work(as_) as w:
+        w.actor.require(Role.admin, Role.ced, Role.auditor, to="verify the audit log")
+        keyring = w.keyring()
+        mark = None
+        if checkpoint is not None:
+            try:
+                data = checkpoint.read_bytes()
+            except OSError as exc:
+                fail(f"Cannot read {checkpoint}: {exc.strerror or exc}.")
+            mark = audit.read_checkpoint(data, keyring=keyring)
+        verdict = audit.verify(w.session, key=keyring.audit_key, checkpoint=mark)
+    if json_:
+        emit_json({**dataclasses.asdict(verdict), "message": verdict.message})
+    else:
+        (stdout if verdict.whole else stderr).print(verdict.message, markup=False)
+    if not verdict.whole:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the signed checkpoint.")],
+    as_: AsOption = None,
+) -> None:
+    """Write the chain's head, signed, to keep somewhere the database's writers cannot reach."""
+    with work(as_) as w:
+        mark = audit.make_checkpoint(w.session, keyring=w.keyring(), actor=w.actor)
+    try:
+        out.write_text(json.dumps(mark, indent=2) + "\n")
+    except OSError as exc:
+        fail(f"Cannot write {out}: {exc.strerror or exc}.")
+    stdout.print(f"Checkpoint at sequence {mark['seq']} written to {out}.", markup=False)
+
+
+@audit_app.command("seal")
+def audit_seal(as_: AsOption = None) -> None:
+    """Chain events written while the keyring was unavailable."""
+    with work(as_) as w:
+        w.actor.require(Role.admin, Role.ced, to="seal the audit log")
+        w.keyring()  # a clear error when it still cannot be opened
+        count = audit.seal_pending(w.session)
+    stdout.print(f"Sealed {count} event(s).", markup=False)
+
+
+@audit_app.command("report")
+def audit_report(
+    format_: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
+    fail_on_violation: Annotated[
+        bool, typer.Option("--fail-on-violation", help="Exit 1 when there is any finding.")
+    ] = False,
+    as_: AsOption = None,
+) -> None:
+    """The compliance report: every finding, waiting requests, totals per department."""
+    if format_ not in ("table", "json", "csv"):
+        fail(f"--format must be table, json or csv, not {format_!r}.")
+    with work(as_) as w:
+        found = compliance.report(
+            w.session, settings=w.settings, actor=w.actor, department=department
+        )
+    if format_ == "json":
+        emit_json(found)
+    elif format_ == "csv":
+        sys.stdout.write(compliance.to_csv(found))
+    else:
+        emit_table(
+            f"Compliance findings ({len(found.findings)})",
+            ["department", "account", "request", "rule", "severity", "finding"],
+            [
+                (f.department, f.account_id, f.request_id, f.rule, f.severity, f.message)
+                for f in found.findings
+            ],
+        )
+        emit_table(
+            "Totals per department",
+            ["department", "active accounts", "findings", "high", "medium"],
+            [(t.department, t.active_accounts, t.findings, t.high, t.medium) for t in found.totals],
+        )
+    if fail_on_violation and found.findings:
+        raise typer.Exit(1)
+
+
+@accounts_app.command("review")
+def accounts_review(
+    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    note: Annotated[str, typer.Option(help="What the review found.")] = "",
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Record CED's periodic review of an account and set the next due date."""
+    with work(as_) as w:
+        accounts.review(
+            w.session, settings=w.settings, actor=w.actor, account_id=account_id, note=note
+        )
+        public = accounts.show_account(w.session, actor=w.actor, account_id=account_id)
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(
+            f"Reviewed account {account_id}; the next review is due {public.next_review_on}.",
+            markup=False,
+        )
 
 
 def main() -> None:

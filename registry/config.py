@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     ced_department: str = "CED"
     actor: str | None = None
     review_interval_days: int = Field(default=365, ge=1)
+    rotation_age_days: int = Field(
+        default=365, ge=1, description="Credentials older than this are due for rotation."
+    )
+    request_wait_days: int = Field(
+        default=14, ge=1, description="Requests waiting longer than this are reported."
+    )
     credential_retention_days: int = Field(
         default=90, ge=0, description="Days a decommissioned account's credentials are kept."
     )

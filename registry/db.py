@@ -54,14 +54,15 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(engine: Engine, info: dict[str, Any] | None = None) -> Iterator[Session]:
     """One unit of work: commit if the block succeeds, roll back if it raises.
 
     A refusal may carry ``afterwards`` (see ``registry.errors``): work that must be kept even
     though the operation was refused, such as the audit event of a refused reveal. It runs in
-    its own transaction after the rollback.
+    its own transaction after the rollback. ``info`` is given to the sessions (the audit key
+    source lives there: see ``registry.services.audit``).
     """
-    session = Session(engine, expire_on_commit=False)
+    session = Session(engine, expire_on_commit=False, info=dict(info or {}))
     try:
         yield session
         session.commit()
@@ -69,7 +70,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.rollback()
         afterwards = getattr(exc, "afterwards", None)
         if afterwards is not None:
-            with Session(engine) as record:
+            with Session(engine, info=dict(info or {})) as record:
                 afterwards(record)
                 record.commit()
         raise

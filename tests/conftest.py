@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from registry import migrate
 from registry.api.app import create_app
 from registry.config import Settings
 from registry.db import make_engine, session_scope
+from registry.keys import AUDIT_KEY, session_info
 from registry.services import tokens
 from tests.factories import CAST, World
 from vault import Keyring
@@ -47,6 +49,10 @@ class FreshDatabase:
 
     def keyring(self) -> Keyring:
         return Keyring.load(self.keyring_path)
+
+    def scope(self) -> AbstractContextManager[Session]:
+        """A committing transaction, as the CLI and the API open one (audit key included)."""
+        return session_scope(self.engine, session_info(self.settings()))
 
 
 def _schema_url(schema: str) -> str:
@@ -114,7 +120,12 @@ def session(shared_db: FreshDatabase) -> Iterator[Session]:
     """A session whose every change is rolled back when the test ends."""
     connection = shared_db.engine.connect()
     outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    audit_key = shared_db.keyring().audit_key
+    session = Session(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        info={AUDIT_KEY: lambda: audit_key},
+    )
     try:
         yield session
     finally:
@@ -145,7 +156,7 @@ class Api:
 @pytest.fixture
 def api(fresh_db: FreshDatabase) -> Iterator[Api]:
     settings = fresh_db.settings()
-    with session_scope(fresh_db.engine) as session:
+    with fresh_db.scope() as session:
         World.build(session, settings)
         issued = {
             key: tokens.create_token(session, actor=None, email=email).token

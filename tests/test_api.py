@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from registry.db import session_scope
 from registry.models import Account, ApiToken, AuditEvent, Person, utcnow
 from registry.services import accounts
 from tests.conftest import Api
@@ -34,7 +33,7 @@ class TestAuthentication:
         assert response.status_code == 401
 
     def test_expired_and_revoked_tokens_are_401(self, api: Api) -> None:
-        with session_scope(api.db.engine) as session:
+        with api.db.scope() as session:
             by_email = {
                 person.email: row
                 for row, person in session.exec(
@@ -65,7 +64,7 @@ class TestAuthentication:
         assert api.client.get("/departments", headers=fresh).status_code == 401
 
     def test_a_person_who_left_is_401_even_with_a_valid_token(self, api: Api) -> None:
-        with session_scope(api.db.engine) as session:
+        with api.db.scope() as session:
             person = session.exec(select(Person).where(Person.email == CAST["ced2"][0])).one()
             person.status = "left"
             session.add(person)

@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from registry.db import session_scope
 from registry.services import accounts
 from tests.conftest import FreshDatabase
 from tests.factories import CAST, World
@@ -45,7 +44,7 @@ class Cli:
 
 @pytest.fixture
 def cli(fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    with session_scope(fresh_db.engine) as session:
+    with fresh_db.scope() as session:
         World.build(session, fresh_db.settings())
     return Cli(fresh_db, monkeypatch)
 

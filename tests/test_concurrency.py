@@ -8,7 +8,6 @@ import time
 import pytest
 from sqlmodel import func, select
 
-from registry.db import session_scope
 from registry.errors import InvalidTransition, RegistryError, RuleViolation
 from registry.models import Account, AccountRequest, Person
 from registry.services import access, accounts, handover, requests
@@ -20,7 +19,7 @@ from tests.factories import CAST, World
 @pytest.fixture
 def account_with_three_holders(fresh_db: FreshDatabase) -> int:
     settings = fresh_db.settings()
-    with session_scope(fresh_db.engine) as session:
+    with fresh_db.scope() as session:
         world = World.build(session, settings)
         account = world.account(holders=("ced1", "ced2", "agr_staff"))
         assert account.id is not None
@@ -36,7 +35,7 @@ def revoke_in_own_transaction(
     started: threading.Event | None = None,
 ) -> None:
     settings = db.settings()
-    with session_scope(db.engine) as session:
+    with db.scope() as session:
         actor = resolve_actor(session, settings, CAST["admin"][0])
         access.revoke(session, settings=settings, actor=actor, account_id=account_id, email=email)
         if started is not None:
@@ -74,7 +73,7 @@ class TestConcurrentRevokes:
             revoke_in_own_transaction(fresh_db, account_id, CAST["agr_staff"][0])
         thread.join(10)
         assert errors == []
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             actor = resolve_actor(session, fresh_db.settings(), CAST["admin"][0])
             shown = accounts.show_account(session, actor=actor, account_id=account_id)
         assert shown.holders == [CAST["ced1"][0], CAST["agr_staff"][0]]
@@ -105,7 +104,7 @@ class TestConcurrentRevokes:
             t.join(30)
         assert outcomes.count("ok") == 1, outcomes
         assert sorted(outcomes) == ["RuleViolation", "RuleViolation", "ok"]
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             actor = resolve_actor(session, fresh_db.settings(), CAST["admin"][0])
             shown = accounts.show_account(session, actor=actor, account_id=account_id)
         assert len(shown.holders) == 2
@@ -115,7 +114,7 @@ class TestConcurrentRevokes:
 @pytest.fixture
 def department_approved_request(fresh_db: FreshDatabase) -> int:
     settings = fresh_db.settings()
-    with session_scope(fresh_db.engine) as session:
+    with fresh_db.scope() as session:
         world = World.build(session, settings)
         request = requests.submit_new_account(
             session,
@@ -149,7 +148,7 @@ def approve_in_own_transaction(
     done: threading.Event | None = None,
 ) -> None:
     settings = db.settings()
-    with session_scope(db.engine) as session:
+    with db.scope() as session:
         actor = resolve_actor(session, settings, CAST[who][0])
         requests.approve(session, settings=settings, actor=actor, request_id=request_id)
         if done is not None:
@@ -180,7 +179,7 @@ class TestConcurrentDecisions:
             approve_in_own_transaction(fresh_db, request_id, "ced2")
         thread.join(10)
         assert errors == []
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             assert session.exec(select(func.count()).select_from(Account)).one() == 1
             request = session.get(AccountRequest, request_id)
             assert request is not None and request.decided_by_id is not None
@@ -207,7 +206,7 @@ class TestConcurrentDecisions:
         for t in threads:
             t.join(30)
         assert sorted(outcomes) == ["InvalidTransition", "InvalidTransition", "ok"]
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             assert session.exec(select(func.count()).select_from(Account)).one() == 1
 
 
@@ -216,7 +215,7 @@ class TestHandoverAgainstRevoke:
 
     @pytest.fixture
     def shared_account(self, fresh_db: FreshDatabase) -> int:
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             world = World.build(session, fresh_db.settings())
             return world.account(holders=("ced1", "ced2", "agr_staff")).id or 0
 
@@ -224,7 +223,7 @@ class TestHandoverAgainstRevoke:
         self, db: FreshDatabase, *, hold: float = 0.0, done: threading.Event | None = None
     ) -> None:
         settings = db.settings()
-        with session_scope(db.engine) as session:
+        with db.scope() as session:
             actor = resolve_actor(session, settings, CAST["admin"][0])
             handover.handover(
                 session,
@@ -238,7 +237,7 @@ class TestHandoverAgainstRevoke:
             time.sleep(hold)
 
     def _final_holders(self, db: FreshDatabase, account_id: int) -> list[str]:
-        with session_scope(db.engine) as session:
+        with db.scope() as session:
             actor = resolve_actor(session, db.settings(), CAST["admin"][0])
             return accounts.show_account(session, actor=actor, account_id=account_id).holders
 

@@ -9,7 +9,6 @@ import pytest
 from sqlmodel import Session, select
 
 from registry.config import Settings
-from registry.db import session_scope
 from registry.errors import (
     Forbidden,
     InvalidInput,
@@ -230,11 +229,11 @@ class TestRefusalsAreAudited:
         self, fresh_db: FreshDatabase
     ) -> None:
         settings = fresh_db.settings()
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             world = World.build(session, settings)
             account_id = world.account().id or 0
         keyring = fresh_db.keyring()
-        with pytest.raises(Forbidden), session_scope(fresh_db.engine) as session:
+        with pytest.raises(Forbidden), fresh_db.scope() as session:
             actor = resolve_actor(session, settings, CAST["auditor"][0])
             credentials.reveal(
                 session,
@@ -276,7 +275,7 @@ class TestRotation:
     def test_rotation_interrupted_then_resumed(self, fresh_db: FreshDatabase) -> None:
         settings = fresh_db.settings()
         admin = CAST["admin"][0]
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             world = World.build(session, settings)
             ids = [world.account(f"acct{n}").id or 0 for n in range(3)]
             keyring = fresh_db.keyring()
@@ -286,12 +285,12 @@ class TestRotation:
         old_key = keyring.current_key_id
 
         def step(fn, **kw):  # type: ignore[no-untyped-def]
-            with session_scope(fresh_db.engine) as session:
+            with fresh_db.scope() as session:
                 actor = resolve_actor(session, settings, admin)
                 return fn(session, keyring=keyring, actor=actor, **kw)
 
         def read_all() -> list[str]:
-            with session_scope(fresh_db.engine) as session:
+            with fresh_db.scope() as session:
                 actor = resolve_actor(session, settings, admin)
                 return [
                     credentials.reveal(

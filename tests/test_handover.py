@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
-from registry.db import session_scope
 from registry.errors import (
     Forbidden,
     InvalidInput,
@@ -222,7 +221,7 @@ class TestHandover:
         """The leaver's grants are ended, then the process fails before successors get theirs:
         the edge rolls the whole transaction back."""
         settings = fresh_db.settings()
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             world = World.build(session, settings)
             world.account("AgrNews", holders=("ced1", "agr_staff"))
             world.account("AgrEvents", holders=("ced1", "agr_staff"))
@@ -236,7 +235,7 @@ class TestHandover:
                 raise RuntimeError("power cut")
 
         monkeypatch.setattr(handover, "checkpoint", boom)
-        with pytest.raises(RuntimeError), session_scope(fresh_db.engine) as session:
+        with pytest.raises(RuntimeError), fresh_db.scope() as session:
             actor = resolve_actor(session, settings, CAST["admin"][0])
             handover.handover(
                 session,

@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from registry.db import session_scope
 from tests.conftest import Api, FreshDatabase
 from tests.factories import CAST, World
 
@@ -20,7 +19,7 @@ ADMIN, STAFF, RITA = CAST["admin"][0], CAST["agr_staff"][0], CAST["agr_requester
 
 @pytest.fixture
 def two_accounts(fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    with session_scope(fresh_db.engine) as session:
+    with fresh_db.scope() as session:
         world = World.build(session, fresh_db.settings())
         ids = [
             world.account("AgrNews", holders=("ced1", "agr_staff")).id or 0,

@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 from cli.main import app as cli_app
 from registry.api.app import create_app
 from registry.config import Settings
-from registry.db import session_scope
 from registry.models import AuditEvent
 from tests.conftest import ON_POSTGRES, Api, FreshDatabase
 from tests.factories import CAST, World
@@ -88,7 +87,7 @@ class TestOverHttp:
 
     def test_without_a_keyring_only_secrets_fail_503(self, fresh_db: FreshDatabase) -> None:
         settings = Settings(database_url=fresh_db.url, keyring=str(fresh_db.keyring_path) + ".gone")
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             World.build(session, settings)
             from registry.services import tokens
 
@@ -108,7 +107,7 @@ class TestFromTheCli:
     def test_put_reveal_and_refuse_a_secret_argument(
         self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             account_id = str(World.build(session, fresh_db.settings()).account().id)
         monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
         monkeypatch.setenv("REGISTRY_KEYRING", str(fresh_db.keyring_path))
@@ -164,7 +163,7 @@ class TestFromTheCli:
     def test_missing_keyring_is_one_sentence(
         self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
-        with session_scope(fresh_db.engine) as session:
+        with fresh_db.scope() as session:
             account_id = str(World.build(session, fresh_db.settings()).account().id)
         monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
         monkeypatch.setenv("REGISTRY_KEYRING", str(tmp_path / "nowhere.keyring"))

@@ -9,6 +9,7 @@ from registry.api import errors
 from registry.api.routes import router
 from registry.config import Settings, get_settings
 from registry.db import make_engine
+from registry.keys import session_info
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
+    app.state.session_info = session_info(settings)
     errors.install(app)
     app.include_router(router)
     return app

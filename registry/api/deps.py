@@ -25,7 +25,7 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the endpoint returns, else rolled back."""
-    with session_scope(request.app.state.engine) as session:
+    with session_scope(request.app.state.engine, request.app.state.session_info) as session:
         yield session
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
@@ -12,6 +13,7 @@ from registry.api.errors import ErrorBody, error_responses
 from registry.models import (
     AccessGrantPublic,
     AccountPublic,
+    AuditEventPublic,
     CredentialKind,
     CredentialStatus,
     DecommissionRequest,
@@ -31,6 +33,8 @@ from registry.models import (
 from registry.services import (
     access,
     accounts,
+    audit,
+    compliance,
     credentials,
     departments,
     handover,
@@ -507,3 +511,87 @@ def list_handovers(session: SessionDep, actor: ActorDep) -> list[HandoverReport]
 )
 def show_handover(handover_id: int, session: SessionDep, actor: ActorDep) -> HandoverReport:
     return handover.show_handover(session, actor=actor, handover_id=handover_id)
+
+
+# ---------------------------------------------------------------------- audit and compliance
+
+
+class EventPage(BaseModel):
+    events: list[AuditEventPublic]
+    next_after_seq: int | None = Field(description="Pass as after_seq for the next page.")
+
+
+@router.get(
+    "/audit/events",
+    response_model=EventPage,
+    tags=["audit"],
+    responses=error_responses(401, 403, 422),
+)
+def audit_events(
+    session: SessionDep,
+    actor: ActorDep,
+    account_id: Annotated[int | None, Query()] = None,
+    by: Annotated[str | None, Query(max_length=254, description="Actor e-mail.")] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
+    """The audit log in order, a page at a time (CED, administrators, auditors)."""
+    events = audit.list_events(
+        session,
+        actor=actor,
+        account_id=account_id,
+        by=by,
+        action=action,
+        since=since,
+        until=until,
+        after_seq=after_seq,
+        limit=limit,
+    )
+    return EventPage(events=events, next_after_seq=events[-1].seq if len(events) == limit else None)
+
+
+@router.get(
+    "/compliance",
+    response_model=compliance.ComplianceReport,
+    tags=["audit"],
+    responses=error_responses(401, 403, 404, 422),
+)
+def compliance_report(
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    department: Annotated[str | None, Query(max_length=32)] = None,
+) -> compliance.ComplianceReport:
+    """Findings per active account and rule, waiting requests, totals per department."""
+    return compliance.report(session, settings=settings, actor=actor, department=department)
+
+
+class ReviewBody(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+@router.post(
+    "/accounts/{account_id}/review",
+    response_model=AccountPublic,
+    tags=["accounts"],
+    responses=error_responses(401, 403, 404, 422),
+)
+def review_account(
+    account_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    body: ReviewBody | None = None,
+) -> AccountPublic:
+    """Record CED's periodic review; the next one falls due a review interval later."""
+    accounts.review(
+        session,
+        settings=settings,
+        actor=actor,
+        account_id=account_id,
+        note=(body or ReviewBody()).note,
+    )
+    return accounts.show_account(session, actor=actor, account_id=account_id)

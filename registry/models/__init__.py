@@ -2,7 +2,7 @@
 
 from registry.models.access import AccessGrant, AccessGrantPublic
 from registry.models.account import Account, AccountFields, AccountPublic
-from registry.models.audit import AuditEvent, AuditEventPublic
+from registry.models.audit import AuditEvent, AuditEventPublic, AuditHead
 from registry.models.base import AccountStatus, Category, PersonStatus, Role, utcnow
 from registry.models.credential import (
     Credential,
@@ -46,6 +46,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "AuditEventPublic",
+    "AuditHead",
     "Category",
     "Credential",
     "CredentialKind",

@@ -44,6 +44,8 @@ class Account(SQLModel, table=True):
     activated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     decommissioned_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_review_on: dt.date | None = Field(default=None)
+    last_reviewed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
 
 
 class AccountFields(SQLModel):
@@ -75,3 +77,4 @@ class AccountPublic(SQLModel):
     activated_at: dt.datetime | None
     decommissioned_at: dt.datetime | None
     next_review_on: dt.date | None
+    last_reviewed_at: dt.datetime | None = None

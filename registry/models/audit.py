@@ -12,7 +12,10 @@ from registry.models.base import UTCDateTime, utcnow
 class AuditEvent(SQLModel, table=True):
     """One thing that happened, written in the same transaction as the change it records.
 
-    Rows are only ever inserted. ``details`` never holds a secret.
+    Rows are only ever inserted. ``details`` never holds a secret. ``seq`` numbers events
+    without gaps; ``hash = HMAC-SHA256(audit key, prev_hash || canonical event)`` chains them
+    (see ``registry.services.audit``). An event written while the keyring could not be opened
+    has no hash yet; it is sealed, in order, by the next append that has the key.
     """
 
     __tablename__ = "audit_event"
@@ -26,6 +29,20 @@ class AuditEvent(SQLModel, table=True):
     entity_type: str = Field(max_length=32)
     entity_id: str = Field(max_length=64)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+    sealed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditHead(SQLModel, table=True):
+    """The one row every append locks: the last sequence number and the last sealed hash."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    last_hash: str = Field(default="", max_length=64)
+    sealed_through: int = 0
 
 
 class AuditEventPublic(SQLModel):
@@ -36,3 +53,4 @@ class AuditEventPublic(SQLModel):
     entity_type: str
     entity_id: str
     details: dict[str, Any]
+    hash: str | None

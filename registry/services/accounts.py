@@ -242,6 +242,7 @@ def to_public(session: Session, accounts: Sequence[Account]) -> list[AccountPubl
             activated_at=a.activated_at,
             decommissioned_at=a.decommissioned_at,
             next_review_on=a.next_review_on,
+            last_reviewed_at=a.last_reviewed_at,
         )
         for a in accounts
     ]
@@ -483,3 +484,32 @@ def _import_holders(raw: str, *, settings: Settings, people: dict[str, Person]) 
         if person not in holders:
             holders.append(person)
     return holders
+
+
+# ------------------------------------------------------------------------------ review
+
+
+def review(
+    session: Session, *, settings: Settings, actor: Actor, account_id: int, note: str = ""
+) -> Account:
+    """Record CED's periodic review (rule 7) and set the next due date."""
+    actor.require(Role.ced, to="record account reviews")
+    text = clean_text(note, field="Note", max_length=2000, required=False)
+    account = get_visible_account(session, actor=actor, account_id=account_id)
+    if account.status == AccountStatus.decommissioned:
+        raise InvalidInput(f"{label(account).capitalize()} is decommissioned; nothing to review.")
+    now = utcnow()
+    account.last_reviewed_at = now
+    account.last_reviewed_by_id = actor.id
+    account.next_review_on = (now + dt.timedelta(days=settings.review_interval_days)).date()
+    session.add(account)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="account.reviewed",
+        entity_type="account",
+        entity_id=account_id,
+        details={"note": text, "next_review_on": account.next_review_on.isoformat()},
+    )
+    return account

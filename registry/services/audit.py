@@ -1,18 +1,41 @@
-"""Recording what happened, in the same transaction as the change itself."""
+"""The audit log: what happened, in the same transaction as the change, in a tamper-evident chain.
+
+Every event gets the next sequence number (no gaps) and
+``hash = HMAC-SHA256(audit key, prev_hash + "\\n" + canonical JSON of the event)``, where
+``prev_hash`` is the previous event's hash. The audit key lives in the keyring, apart from the
+database, so someone who can write the database alone cannot recompute the chain after
+changing, deleting or reordering events. Appends lock the single ``audit_head`` row
+(``SELECT ... FOR UPDATE``; SQLite's write transactions are exclusive), so concurrent
+writers queue and the chain never forks.
+
+When the keyring cannot be opened the registry keeps working: events are written unsealed
+(no hash) and the next append that has the key seals them, in order, first.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from cryptography.exceptions import InvalidSignature
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlmodel import Session
 
-from registry.models import AuditEvent, utcnow
+from registry.errors import InvalidInput
+from registry.keys import AUDIT_KEY
+from registry.models import AuditEvent, AuditEventPublic, AuditHead, Role, utcnow
 from registry.services.actors import Actor
+from vault import Keyring
 
-# Core inserts into the table: much cheaper than ORM units of work on hot paths.
-AUDIT = AuditEvent.metadata.tables["audit_event"]
+# Core statements on the tables: much cheaper than ORM units of work on hot paths.
+EVENTS = AuditEvent.metadata.tables["audit_event"]
+HEAD = AuditHead.metadata.tables["audit_head"]
 
 
 def record(
@@ -47,19 +70,20 @@ def record_by(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one event for an actor known only by id and e-mail (for example after a
-    rollback). A plain INSERT, executed at once: it is in the database (in this transaction)
-    before the caller goes on."""
-    session.execute(
-        insert(AUDIT),
-        {
-            "at": utcnow(),
-            "actor_id": actor_id,
-            "actor_email": actor_email,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "details": details or {},
-        },
+    rollback). Executed at once: it is in the database (in this transaction) before the
+    caller goes on."""
+    _append(
+        session,
+        [
+            {
+                "actor_id": actor_id,
+                "actor_email": actor_email,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": str(entity_id),
+                "details": details or {},
+            }
+        ],
     )
 
 
@@ -71,19 +95,322 @@ def record_many(
     entity_type: str,
     items: Iterable[tuple[object, dict[str, Any]]],
 ) -> None:
-    """Append one event per ``(entity_id, details)`` in a single round trip (bulk imports)."""
+    """Append one event per ``(entity_id, details)`` in a single round trip (bulk work)."""
+    _append(
+        session,
+        [
+            {
+                "actor_id": actor.id if actor else None,
+                "actor_email": actor.email if actor else None,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": str(entity_id),
+                "details": details,
+            }
+            for entity_id, details in items
+        ],
+    )
+
+
+# ------------------------------------------------------------------------------ the chain
+
+
+def canonical(event: Mapping[Any, Any]) -> bytes:
+    """The bytes an event's hash covers: every field but the hashes, in a fixed form."""
+    at = event["at"]
+    fields = {
+        "seq": event["seq"],
+        "at": at.astimezone(dt.UTC).isoformat() if isinstance(at, dt.datetime) else at,
+        "actor_id": event["actor_id"],
+        "actor_email": event["actor_email"],
+        "action": event["action"],
+        "entity_type": event["entity_type"],
+        "entity_id": event["entity_id"],
+        "details": event["details"],
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(key: bytes, prev_hash: str, event: Mapping[Any, Any]) -> str:
+    return hmac.new(key, prev_hash.encode() + b"\n" + canonical(event), hashlib.sha256).hexdigest()
+
+
+def _audit_key(session: Session) -> bytes | None:
+    source: Callable[[], bytes | None] | None = session.info.get(AUDIT_KEY)
+    return source() if source is not None else None
+
+
+def _lock_head(session: Session) -> Row[Any]:
+    head = session.execute(select(HEAD).where(HEAD.c.id == 1).with_for_update()).first()
+    if head is None:  # a database migrated before the head row existed cannot happen; be safe
+        session.execute(insert(HEAD).values(id=1, last_seq=0, last_hash="", sealed_through=0))
+        head = session.execute(select(HEAD).where(HEAD.c.id == 1).with_for_update()).one()
+    return head
+
+
+def _append(session: Session, events: list[dict[str, Any]]) -> None:
+    if not events:
+        return
+    head = _lock_head(session)
+    key = _audit_key(session)
     now = utcnow()
-    rows = [
-        {
-            "at": now,
-            "actor_id": actor.id if actor else None,
-            "actor_email": actor.email if actor else None,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "details": details,
-        }
-        for entity_id, details in items
+    seq, prev, sealed_through = head.last_seq, head.last_hash, head.sealed_through
+    if key is not None and sealed_through < seq:
+        prev = _seal(session, key, after=sealed_through, prev=prev, now=now)
+    for event in events:
+        seq += 1
+        event["seq"] = seq
+        event["at"] = now
+        if key is not None:
+            event["prev_hash"] = prev
+            event["hash"] = prev = chain_hash(key, prev, event)
+            event["sealed_at"] = now
+        else:
+            event.update(prev_hash=None, hash=None, sealed_at=None)
+    session.execute(insert(EVENTS), events)
+    values: dict[str, Any] = {"last_seq": seq}
+    if key is not None:
+        values.update(last_hash=prev, sealed_through=seq)
+    session.execute(update(HEAD).where(HEAD.c.id == 1).values(**values))
+
+
+def _seal(session: Session, key: bytes, *, after: int, prev: str, now: dt.datetime) -> str:
+    """Chain the events written without the key (seq > ``after``), in order; the new head."""
+    rows = session.execute(select(EVENTS).where(EVENTS.c.seq > after).order_by(EVENTS.c.seq))
+    sealed = []
+    for row in rows.mappings():
+        digest = chain_hash(key, prev, row)
+        sealed.append({"s": row["seq"], "p": prev, "h": digest})
+        prev = digest
+    if sealed:
+        session.execute(
+            update(EVENTS)
+            .where(EVENTS.c.seq == bindparam("s"))
+            .values(prev_hash=bindparam("p"), hash=bindparam("h"), sealed_at=now),
+            sealed,
+        )
+    return prev
+
+
+def seal_pending(session: Session) -> int:
+    """Seal events written while the keyring was unavailable; how many were sealed."""
+    key = _audit_key(session)
+    if key is None:
+        return 0
+    head = _lock_head(session)
+    if head.sealed_through >= head.last_seq:
+        return 0
+    prev = _seal(session, key, after=head.sealed_through, prev=head.last_hash, now=utcnow())
+    session.execute(
+        update(HEAD).where(HEAD.c.id == 1).values(last_hash=prev, sealed_through=head.last_seq)
+    )
+    return int(head.last_seq - head.sealed_through)
+
+
+# ------------------------------------------------------------------------------ verifying
+
+
+@dataclass(frozen=True)
+class Verdict:
+    whole: bool
+    events: int
+    last_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    unsealed: int = 0
+
+    @property
+    def message(self) -> str:
+        if self.whole:
+            return f"The audit log is whole: {self.events} events, head {self.last_seq}."
+        where = f" at sequence {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+        return f"The audit log is NOT whole{where}: {self.problem}"
+
+
+def iter_events(session: Session, *, batch: int = 2000) -> Iterator[Mapping[Any, Any]]:
+    result = session.execute(
+        select(EVENTS).order_by(EVENTS.c.seq).execution_options(yield_per=batch)
+    )
+    yield from result.mappings()
+
+
+def verify(session: Session, *, key: bytes, checkpoint: tuple[int, str] | None = None) -> Verdict:
+    """Recompute the chain and report the first place it breaks, and how."""
+    head = session.execute(select(HEAD).where(HEAD.c.id == 1)).first()
+    expected_seq = 1
+    prev = ""
+    seen: dict[str, int] = {}
+    count = 0
+    hashes_at: dict[int, str] = {}
+    unsealed = 0
+
+    def bad(seq: int | None, problem: str) -> Verdict:
+        return Verdict(False, count, expected_seq - 1, prev, seq, problem, unsealed)
+
+    for event in iter_events(session):
+        seq = event["seq"]
+        if seq != expected_seq:
+            if seq > expected_seq:
+                missing = (
+                    f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}-{seq - 1}"
+                )
+                return bad(expected_seq, f"event {missing} is missing (deleted).")
+            return bad(seq, "sequence numbers repeat or go backwards.")
+        if event["hash"] is None:
+            unsealed += 1
+            expected_seq += 1
+            count += 1
+            continue
+        if unsealed:
+            return bad(seq, "a sealed event follows unsealed ones; the chain was rewritten.")
+        if event["prev_hash"] != prev:
+            if event["prev_hash"] in seen:
+                return bad(
+                    seq,
+                    f"events were reordered (this event follows {seen[event['prev_hash']]} "
+                    f"in the chain, not {seq - 1}).",
+                )
+            return bad(seq, "the link to the previous event is broken (changed or reordered).")
+        if not hmac.compare_digest(chain_hash(key, prev, event), event["hash"] or ""):
+            return bad(seq, "the event was changed after it was written.")
+        prev = event["hash"]
+        seen[prev] = seq
+        if checkpoint is not None and seq == checkpoint[0]:
+            hashes_at[seq] = prev
+        expected_seq += 1
+        count += 1
+    last = expected_seq - 1
+    if head is not None and head.last_seq > last:
+        return Verdict(
+            False,
+            count,
+            last,
+            prev,
+            last + 1,
+            f"the log ends at {last} but was written up to {head.last_seq} (its tail was deleted).",
+            unsealed,
+        )
+    if checkpoint is not None:
+        cp_seq, cp_hash = checkpoint
+        if last < cp_seq:
+            return Verdict(
+                False,
+                count,
+                last,
+                prev,
+                last + 1,
+                f"the log ends at {last} but the checkpoint vouches for events up "
+                f"to {cp_seq} (its tail was truncated).",
+                unsealed,
+            )
+        if hashes_at.get(cp_seq) != cp_hash:
+            return Verdict(
+                False,
+                count,
+                last,
+                prev,
+                cp_seq,
+                "history up to the checkpoint was rewritten (its hash differs).",
+                unsealed,
+            )
+    if unsealed:
+        return Verdict(
+            False,
+            count,
+            last,
+            prev,
+            last - unsealed + 1,
+            f"{unsealed} event(s) are not sealed yet (written while the keyring was "
+            "unavailable); run `registry audit seal`.",
+            unsealed,
+        )
+    return Verdict(True, count, last, prev)
+
+
+# ------------------------------------------------------------------------------ checkpoints
+
+
+def make_checkpoint(session: Session, *, keyring: Keyring, actor: Actor) -> dict[str, Any]:
+    """The head of the chain (sequence, hash, time), signed with the keyring's Ed25519 key."""
+    actor.require(Role.admin, Role.ced, Role.auditor, to="write audit checkpoints")
+    seal_pending(session)
+    head = session.execute(select(HEAD).where(HEAD.c.id == 1)).one()
+    body = {"seq": head.last_seq, "hash": head.last_hash, "at": utcnow().isoformat()}
+    signature = keyring.signing_key.sign(_checkpoint_bytes(body))
+    return {**body, "signature": base64.b64encode(signature).decode()}
+
+
+def read_checkpoint(data: bytes, *, keyring: Keyring) -> tuple[int, str]:
+    """``(seq, hash)`` from a checkpoint file whose signature is the keyring's."""
+    try:
+        doc = json.loads(data)
+        seq, head_hash = int(doc["seq"]), str(doc["hash"])
+        body: dict[str, Any] = {"seq": seq, "hash": head_hash, "at": str(doc["at"])}
+        signature = base64.b64decode(doc["signature"], validate=True)
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput(
+            "The checkpoint file is not a checkpoint written by the registry."
+        ) from None
+    try:
+        keyring.verify_key.verify(signature, _checkpoint_bytes(body))
+    except InvalidSignature:
+        raise InvalidInput(
+            "The checkpoint's signature does not match this keyring: it was altered or "
+            "written by another registry."
+        ) from None
+    return seq, head_hash
+
+
+def _checkpoint_bytes(body: Mapping[str, Any]) -> bytes:
+    return (
+        b"registry-audit-checkpoint-v1\n"
+        + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    )
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def list_events(
+    session: Session,
+    *,
+    actor: Actor,
+    account_id: int | None = None,
+    by: str | None = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    after_seq: int = 0,
+    limit: int | None = 100,
+) -> list[AuditEventPublic]:
+    """Events in order, filtered; ``after_seq`` and ``limit`` page through them."""
+    actor.require(Role.admin, Role.ced, Role.auditor, to="read the audit log")
+    query = select(EVENTS).where(EVENTS.c.seq > after_seq).order_by(EVENTS.c.seq)
+    if account_id is not None:
+        query = query.where(
+            EVENTS.c.entity_type == "account", EVENTS.c.entity_id == str(account_id)
+        )
+    if by:
+        query = query.where(EVENTS.c.actor_email == by.strip().lower())
+    if action:
+        query = query.where(EVENTS.c.action == action.strip())
+    if since is not None:
+        query = query.where(EVENTS.c.at >= since)
+    if until is not None:
+        query = query.where(EVENTS.c.at < until)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        AuditEventPublic(
+            seq=row["seq"],
+            at=row["at"],
+            actor=row["actor_email"],
+            action=row["action"],
+            entity_type=row["entity_type"],
+            entity_id=row["entity_id"],
+            details=row["details"],
+            hash=row["hash"],
+        )
+        for row in session.execute(query).mappings()
     ]
-    if rows:
-        session.execute(insert(AUDIT), rows)

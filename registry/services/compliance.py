@@ -1,0 +1,498 @@
+"""The compliance report: every active account checked against the rules, with SQL aggregates.
+
+One row per account and finding, each with its rule, a severity and a sentence a CED officer
+can act on; requests waiting too long, by who must act; totals per department. Each kind of
+finding is one aggregate query over the whole registry (no Python loop over accounts).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, not_, or_, select
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Field, Session, SQLModel, col
+
+from registry.config import Settings
+from registry.errors import Forbidden
+from registry.models import (
+    AccessGrant,
+    Account,
+    AccountRequest,
+    AccountStatus,
+    Credential,
+    Department,
+    Person,
+    PersonRole,
+    PersonStatus,
+    RequestState,
+    Role,
+    utcnow,
+)
+from registry.services import accounts, departments
+from registry.services.actors import Actor
+
+HIGH, MEDIUM = "high", "medium"
+
+
+class Finding(SQLModel):
+    department: str
+    account_id: int | None = None
+    request_id: int | None = None
+    platform: str | None = None
+    handle: str | None = None
+    rule: int
+    severity: str
+    code: str
+    message: str
+
+
+class DepartmentTotals(SQLModel):
+    department: str
+    active_accounts: int
+    findings: int
+    high: int
+    medium: int
+
+
+class ComplianceReport(SQLModel):
+    generated_at: dt.datetime
+    department: str | None
+    findings: list[Finding] = Field(default_factory=list)
+    totals: list[DepartmentTotals] = Field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+
+def report(
+    session: Session,
+    *,
+    settings: Settings,
+    actor: Actor,
+    department: str | None = None,
+    now: dt.datetime | None = None,
+) -> ComplianceReport:
+    """The report for every department the actor may see (or one of them)."""
+    now = now or utcnow()
+    if department:
+        dept_id: int | None = departments.get_by_code(session, department).id
+        if not actor.sees_all and dept_id != actor.department_id:
+            raise_forbidden(actor)
+    elif actor.sees_all:
+        dept_id = None
+    else:
+        dept_id = actor.department_id
+    scope = _Scope(session, settings, dept_id, now)
+    findings = [
+        *scope.bad_login_domains(),
+        *scope.holder_problems(),
+        *scope.missing_credentials(),
+        *scope.rotation_due(),
+        *scope.overdue_reviews(),
+        *scope.personal_login_emails(),
+        *scope.waiting_requests(),
+    ]
+    findings.sort(key=lambda f: (f.department, f.account_id or 0, f.request_id or 0, f.rule))
+    return ComplianceReport(
+        generated_at=now,
+        department=department.upper() if department else None,
+        findings=findings,
+        totals=scope.totals(findings),
+    )
+
+
+def raise_forbidden(actor: Actor) -> None:
+    raise Forbidden(
+        f"{actor.email} may only see the compliance of their own department "
+        f"({actor.department_code})."
+    )
+
+
+class _Scope:
+    """The active accounts in view, and one aggregate query per kind of finding."""
+
+    def __init__(
+        self, session: Session, settings: Settings, dept_id: int | None, now: dt.datetime
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.dept_id = dept_id
+        self.now = now
+        self.ced_id = accounts.ced_department_id(session, settings)
+
+    def _accounts(self, *extra: ColumnElement[bool]) -> Any:
+        """SELECT account fields + department code FROM active accounts in view."""
+        query = (
+            select(
+                col(Account.id),
+                col(Account.platform),
+                col(Account.handle),
+                col(Department.code),
+            )
+            .join(Department, col(Department.id) == Account.department_id)
+            .where(col(Account.status) == AccountStatus.active.value, *extra)
+        )
+        if self.dept_id is not None:
+            query = query.where(col(Account.department_id) == self.dept_id)
+        return query
+
+    def _finding(self, row: Any, rule: int, severity: str, code: str, message: str) -> Finding:
+        return Finding(
+            department=row.code,
+            account_id=row.id,
+            platform=row.platform,
+            handle=row.handle,
+            rule=rule,
+            severity=severity,
+            code=code,
+            message=message,
+        )
+
+    # rule 2
+    def bad_login_domains(self) -> list[Finding]:
+        email = func.lower(col(Account.login_email))
+        approved = or_(
+            *(
+                or_(email.like(f"%@{domain}"), email.like(f"%.{domain}"))
+                for domain in self.settings.approved_domains
+            )
+        )
+        query = self._accounts(not_(approved)).add_columns(col(Account.login_email))
+        return [
+            self._finding(
+                row,
+                2,
+                HIGH,
+                "login_email_domain",
+                f"Login e-mail {row.login_email} is not on an approved government domain; "
+                "move the account to a government address.",
+            )
+            for row in self.session.execute(query)
+        ]
+
+    # rule 3 and rule 6 (holders who left)
+    def holder_problems(self) -> list[Finding]:
+        active = and_(col(Person.status) == PersonStatus.active.value)
+        active_holders = func.count(func.distinct(case((active, col(Person.id)))))
+        ced_holders = func.count(
+            func.distinct(
+                case((and_(active, col(Person.department_id) == self.ced_id), col(Person.id)))
+            )
+        )
+        left_holders = func.count(
+            func.distinct(case((col(Person.status) != PersonStatus.active.value, col(Person.id))))
+        )
+        query = (
+            self._accounts()
+            .add_columns(
+                active_holders.label("active_holders"),
+                ced_holders.label("ced_holders"),
+                left_holders.label("left_holders"),
+            )
+            .outerjoin(
+                AccessGrant,
+                and_(
+                    col(AccessGrant.account_id) == Account.id,
+                    col(AccessGrant.revoked_at).is_(None),
+                ),
+            )
+            .outerjoin(Person, col(Person.id) == AccessGrant.person_id)
+            .group_by(
+                col(Account.id), col(Account.platform), col(Account.handle), col(Department.code)
+            )
+            .having(or_(active_holders < 2, ced_holders == 0, left_holders > 0))
+        )
+        found: list[Finding] = []
+        for row in self.session.execute(query):
+            if row.active_holders < 2:
+                found.append(
+                    self._finding(
+                        row,
+                        3,
+                        HIGH,
+                        "too_few_holders",
+                        f"Only {row.active_holders} active holder(s); give a second person access "
+                        f"(registry access grant {row.id} EMAIL).",
+                    )
+                )
+            if row.ced_holders == 0:
+                found.append(
+                    self._finding(
+                        row,
+                        3,
+                        HIGH,
+                        "no_ced_holder",
+                        f"No holder from CED; give a CED staff member access "
+                        f"(registry access grant {row.id} EMAIL).",
+                    )
+                )
+            if row.left_holders > 0:
+                found.append(
+                    self._finding(
+                        row,
+                        6,
+                        HIGH,
+                        "holder_left",
+                        f"{row.left_holders} holder(s) have left government but still have access; "
+                        "run the handover or revoke them, then rotate the credentials.",
+                    )
+                )
+        return found
+
+    def _latest(self) -> Any:
+        """Newest live version per (account, kind), as a subquery."""
+        return (
+            select(
+                col(Credential.account_id).label("account_id"),
+                col(Credential.kind).label("kind"),
+                func.max(col(Credential.version)).label("version"),
+            )
+            .where(col(Credential.shredded_at).is_(None))
+            .group_by(col(Credential.account_id), col(Credential.kind))
+            .subquery()
+        )
+
+    # rule 5
+    def missing_credentials(self) -> list[Finding]:
+        latest = self._latest()
+        query = self._accounts(
+            ~select(literal(1))
+            .where(latest.c.account_id == Account.id, latest.c.kind == "password")
+            .exists()
+        )
+        return [
+            self._finding(
+                row,
+                5,
+                HIGH,
+                "no_credentials",
+                "No current login password on file with CED; store it with "
+                f"`registry vault put {row.id} --kind password`.",
+            )
+            for row in self.session.execute(query)
+        ]
+
+    def rotation_due(self) -> list[Finding]:
+        latest = self._latest()
+        too_old = self.now - dt.timedelta(days=self.settings.rotation_age_days)
+        query = (
+            self._accounts()
+            .add_columns(
+                col(Credential.kind), col(Credential.rotation_reason), col(Credential.set_at)
+            )
+            .join(latest, latest.c.account_id == Account.id)
+            .join(
+                Credential,
+                and_(
+                    col(Credential.account_id) == latest.c.account_id,
+                    col(Credential.kind) == latest.c.kind,
+                    col(Credential.version) == latest.c.version,
+                ),
+            )
+            .where(
+                or_(
+                    col(Credential.rotation_due_at).is_not(None),
+                    col(Credential.set_at) < too_old,
+                )
+            )
+        )
+        found = []
+        for row in self.session.execute(query):
+            if row.rotation_reason:
+                found.append(
+                    self._finding(
+                        row,
+                        6,
+                        HIGH,
+                        "rotation_due",
+                        f"The {row.kind} must be changed ({row.rotation_reason}); change it on the "
+                        f"platform and store the new one with `registry vault put {row.id} "
+                        f"--kind {row.kind}`.",
+                    )
+                )
+            else:
+                found.append(
+                    self._finding(
+                        row,
+                        5,
+                        MEDIUM,
+                        "credential_old",
+                        f"The {row.kind} is older than {self.settings.rotation_age_days} days "
+                        f"(set {row.set_at:%Y-%m-%d}); change it and store the new one.",
+                    )
+                )
+        return found
+
+    # rule 7
+    def overdue_reviews(self) -> list[Finding]:
+        today = self.now.date()
+        query = self._accounts(
+            or_(col(Account.next_review_on).is_(None), col(Account.next_review_on) < today)
+        ).add_columns(col(Account.next_review_on))
+        return [
+            self._finding(
+                row,
+                7,
+                MEDIUM,
+                "review_overdue",
+                (
+                    f"The review was due on {row.next_review_on:%Y-%m-%d}"
+                    if row.next_review_on
+                    else "No review date is set"
+                )
+                + f"; review the account and record it with `registry accounts review {row.id}`.",
+            )
+            for row in self.session.execute(query)
+        ]
+
+    # rules 2 and 6: a login e-mail that is one person's own mailbox
+    def personal_login_emails(self) -> list[Finding]:
+        query = (
+            self._accounts()
+            .add_columns(col(Account.login_email), col(Person.status).label("person_status"))
+            .join(Person, col(Person.email) == func.lower(col(Account.login_email)))
+        )
+        return [
+            self._finding(
+                row,
+                6,
+                HIGH,
+                "personal_login_email",
+                f"The login e-mail {row.login_email} is a person's own mailbox"
+                + (" (they have left government)" if row.person_status != "active" else "")
+                + "; move the account to a shared government mailbox.",
+            )
+            for row in self.session.execute(query)
+        ]
+
+    # rule 4: requests waiting too long, by who must act
+    def waiting_requests(self) -> list[Finding]:
+        cutoff = self.now - dt.timedelta(days=self.settings.request_wait_days)
+        waiting_since = case(
+            (
+                col(AccountRequest.state) == RequestState.submitted.value,
+                col(AccountRequest.submitted_at),
+            ),
+            else_=col(AccountRequest.department_decided_at),
+        )
+        query = (
+            select(
+                col(AccountRequest.id),
+                col(AccountRequest.state),
+                col(AccountRequest.department_id),
+                col(AccountRequest.platform),
+                col(AccountRequest.handle),
+                col(Department.code),
+                waiting_since.label("since"),
+            )
+            .join(Department, col(Department.id) == AccountRequest.department_id)
+            .where(
+                col(AccountRequest.state).in_(
+                    [RequestState.submitted.value, RequestState.department_approved.value]
+                ),
+                waiting_since < cutoff,
+            )
+        )
+        if self.dept_id is not None:
+            query = query.where(col(AccountRequest.department_id) == self.dept_id)
+        rows = self.session.execute(query).all()
+        if not rows:
+            return []
+        approvers = self._approvers()
+        found = []
+        for row in rows:
+            since = row.since if row.since.tzinfo else row.since.replace(tzinfo=dt.UTC)
+            days = (self.now - since).days
+            if row.state == RequestState.submitted.value:
+                who = approvers.get(("dept", row.department_id), [])
+                stage = "the department executive"
+            else:
+                who = approvers.get(("ced", None), [])
+                stage = "CED"
+            names = ", ".join(who) if who else "nobody holds that role"
+            found.append(
+                Finding(
+                    department=row.code,
+                    request_id=row.id,
+                    platform=row.platform,
+                    handle=row.handle,
+                    rule=4,
+                    severity=MEDIUM,
+                    code="request_waiting",
+                    message=f"Request {row.id} has waited {days} days for {stage} ({names}).",
+                )
+            )
+        return found
+
+    def _approvers(self) -> dict[tuple[str, int | None], list[str]]:
+        rows = self.session.execute(
+            select(col(PersonRole.role), col(Person.department_id), col(Person.email))
+            .join(Person, col(Person.id) == PersonRole.person_id)
+            .where(
+                col(Person.status) == PersonStatus.active.value,
+                col(PersonRole.role).in_([Role.dept_approver.value, Role.ced.value]),
+            )
+            .order_by(col(Person.email))
+        )
+        found: dict[tuple[str, int | None], list[str]] = {}
+        for role, department_id, email in rows:
+            key = ("dept", department_id) if role == Role.dept_approver.value else ("ced", None)
+            found.setdefault(key, []).append(email)
+        return found
+
+    def totals(self, findings: Sequence[Finding]) -> list[DepartmentTotals]:
+        query = (
+            select(col(Department.code), func.count(col(Account.id)))
+            .join(Account, col(Account.department_id) == Department.id)
+            .where(col(Account.status) == AccountStatus.active.value)
+            .group_by(col(Department.code))
+        )
+        if self.dept_id is not None:
+            query = query.where(col(Department.id) == self.dept_id)
+        counts = dict(
+            self.session.execute(query).tuple_tuples()
+            if False
+            else self.session.execute(query).all()
+        )
+        per_dept = Counter(f.department for f in findings)
+        high = Counter(f.department for f in findings if f.severity == HIGH)
+        names = sorted(set(counts) | set(per_dept))
+        return [
+            DepartmentTotals(
+                department=name,
+                active_accounts=counts.get(name, 0),
+                findings=per_dept[name],
+                high=high[name],
+                medium=per_dept[name] - high[name],
+            )
+            for name in names
+        ]
+
+
+CSV_COLUMNS = (
+    "department",
+    "account_id",
+    "request_id",
+    "platform",
+    "handle",
+    "rule",
+    "severity",
+    "code",
+    "message",
+)
+
+
+def to_csv(report: ComplianceReport) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for finding in report.findings:
+        writer.writerow(finding.model_dump(include=set(CSV_COLUMNS)))
+    return out.getvalue()
