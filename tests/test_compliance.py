@@ -1,0 +1,316 @@
+"""The compliance report: each finding produced by a fixture that breaks exactly that rule."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from cli.main import app
+from registry.errors import Forbidden
+from registry.models import AccessGrant, Account, Credential, utcnow
+from registry.services import compliance, credentials, requests
+from tests.conftest import FreshDatabase
+from tests.factories import CAST, World
+from vault import Keyring, Secret
+
+
+def compliant(world: World, keyring: Keyring, handle: str = "AgrNews") -> Account:
+    """An account that keeps every rule: two holders (one CED), a fresh password, a review
+    date ahead, a shared government login mailbox."""
+    account = world.account(handle, holders=("ced1", "agr_staff"))
+    credentials.put(
+        world.session,
+        keyring=keyring,
+        actor=world.actor("ced1"),
+        account_id=account.id or 0,
+        kind="password",
+        value=Secret("pw"),
+    )
+    return account
+
+
+def codes(world: World, **kw: object) -> list[tuple[int | None, str]]:
+    found = compliance.report(
+        world.session, settings=world.settings, actor=world.actor("auditor"), **kw
+    )  # type: ignore[arg-type]
+    return [(f.account_id or f.request_id, f.code) for f in found.findings]
+
+
+def grant_of(world: World, account: Account, who: str) -> AccessGrant:
+    return world.session.exec(
+        select(AccessGrant).where(
+            AccessGrant.account_id == account.id, AccessGrant.person_id == world.people[who].id
+        )
+    ).one()
+
+
+def latest_password(world: World, account: Account) -> Credential:
+    return world.session.exec(select(Credential).where(Credential.account_id == account.id)).one()
+
+
+def change(world: World, *rows: object) -> None:
+    world.session.add_all(rows)
+    world.session.flush()
+
+
+BREAKS: dict[str, Callable[[World, Account], None]] = {}
+
+
+def breaks(
+    code: str,
+) -> Callable[[Callable[[World, Account], None]], Callable[[World, Account], None]]:
+    def register(fn: Callable[[World, Account], None]) -> Callable[[World, Account], None]:
+        BREAKS[code] = fn
+        return fn
+
+    return register
+
+
+@breaks("login_email_domain")
+def _(world: World, account: Account) -> None:
+    account.login_email = "agr.social@gov.mb.ca.evil.com"  # written behind the registry's back
+    change(world, account)
+
+
+@breaks("too_few_holders")
+def _(world: World, account: Account) -> None:
+    grant = grant_of(world, account, "agr_staff")
+    grant.revoked_at = utcnow()
+    change(world, grant)
+
+
+@breaks("no_ced_holder")
+def _(world: World, account: Account) -> None:
+    grant = grant_of(world, account, "ced1")
+    grant.person_id = world.people["agr_requester"].id or 0
+    change(world, grant)
+
+
+@breaks("holder_left")
+def _(world: World, account: Account) -> None:
+    world.session.add(
+        AccessGrant(account_id=account.id or 0, person_id=world.people["hlt_requester"].id or 0)
+    )
+    person = world.people["hlt_requester"]
+    person.status = "left"
+    change(world, person)
+
+
+@breaks("no_credentials")
+def _(world: World, account: Account) -> None:
+    world.session.delete(latest_password(world, account))
+    world.session.flush()
+
+
+@breaks("rotation_due")
+def _(world: World, account: Account) -> None:
+    row = latest_password(world, account)
+    row.rotation_due_at, row.rotation_reason = utcnow(), "known to a holder who left"
+    change(world, row)
+
+
+@breaks("credential_old")
+def _(world: World, account: Account) -> None:
+    row = latest_password(world, account)
+    row.set_at = utcnow() - dt.timedelta(days=400)
+    change(world, row)
+
+
+@breaks("review_overdue")
+def _(world: World, account: Account) -> None:
+    account.next_review_on = (utcnow() - dt.timedelta(days=1)).date()
+    change(world, account)
+
+
+@breaks("personal_login_email")
+def _(world: World, account: Account) -> None:
+    account.login_email = world.email("agr_staff")
+    change(world, account)
+
+
+class TestEachFinding:
+    def test_a_compliant_account_has_no_findings(self, world: World, keyring: Keyring) -> None:
+        compliant(world, keyring)
+        assert codes(world) == []
+
+    @pytest.mark.parametrize("code", sorted(BREAKS))
+    def test_breaking_one_rule_gives_exactly_that_finding(
+        self, world: World, keyring: Keyring, code: str
+    ) -> None:
+        account = compliant(world, keyring)
+        compliant(world, keyring, "Untouched")
+        BREAKS[code](world, account)
+        assert codes(world) == [(account.id, code)]
+
+    def test_each_finding_has_a_rule_severity_and_an_actionable_sentence(
+        self, world: World, keyring: Keyring
+    ) -> None:
+        account = compliant(world, keyring)
+        BREAKS["no_ced_holder"](world, account)
+        [finding] = compliance.report(
+            world.session, settings=world.settings, actor=world.actor("ced1")
+        ).findings
+        assert (finding.rule, finding.severity, finding.department) == (3, "high", "AGR")
+        assert f"registry access grant {account.id}" in finding.message
+
+    def test_a_request_waiting_too_long_names_who_must_act(
+        self, world: World, keyring: Keyring
+    ) -> None:
+        request = requests.submit_new_account(
+            world.session,
+            settings=world.settings,
+            actor=world.actor("agr_requester"),
+            platform="x",
+            handle="mbag",
+            url="https://x.com/mbag",
+            category="official",
+            department="AGR",
+            purpose="News",
+            login_email="agr.social@gov.mb.ca",
+            holders=[],
+        )
+        assert codes(world) == []
+        request.submitted_at = utcnow() - dt.timedelta(days=20)
+        change(world, request)
+        found = compliance.report(
+            world.session, settings=world.settings, actor=world.actor("admin")
+        )
+        [finding] = found.findings
+        assert (finding.request_id, finding.code, finding.rule) == (
+            request.id,
+            "request_waiting",
+            4,
+        )
+        assert (
+            "waited 20 days for the department executive (dana.deputy@gov.mb.ca)" in finding.message
+        )
+
+    def test_totals_per_department_and_scoping(self, world: World, keyring: Keyring) -> None:
+        account = compliant(world, keyring)
+        BREAKS["review_overdue"](world, account)
+        hlt = world.account("Health", department="HLT", holders=("ced1", "hlt_requester"))
+        found = compliance.report(
+            world.session, settings=world.settings, actor=world.actor("auditor")
+        )
+        totals = {
+            t.department: (t.active_accounts, t.findings, t.high, t.medium) for t in found.totals
+        }
+        assert totals["AGR"] == (1, 1, 0, 1)
+        assert totals["HLT"] == (1, 1, 1, 0)  # no password on file
+        mine = compliance.report(
+            world.session, settings=world.settings, actor=world.actor("agr_approver")
+        )
+        assert {f.department for f in mine.findings} == {"AGR"}
+        with pytest.raises(Forbidden):
+            compliance.report(
+                world.session,
+                settings=world.settings,
+                actor=world.actor("agr_approver"),
+                department="HLT",
+            )
+        assert hlt.id in [f.account_id for f in found.findings]
+
+
+class TestReportFromTheCli:
+    def test_formats_parse_and_fail_on_violation_exit_codes(
+        self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with fresh_db.scope() as session:
+            world = World.build(session, fresh_db.settings())
+            account = world.account("AgrNews")
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
+        monkeypatch.setenv("REGISTRY_KEYRING", str(fresh_db.keyring_path))
+        runner = CliRunner()
+        auditor = ["--as", CAST["auditor"][0]]
+        as_json = runner.invoke(app, ["audit", "report", "--format", "json", *auditor])
+        body = json.loads(as_json.stdout)
+        assert [(f["account_id"], f["code"]) for f in body["findings"]] == [
+            (account.id, "no_credentials")
+        ]
+        as_csv = runner.invoke(app, ["audit", "report", "--format", "csv", *auditor])
+        rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+        assert rows[0]["code"] == "no_credentials" and rows[0]["rule"] == "5"
+        failing = runner.invoke(app, ["audit", "report", "--fail-on-violation", *auditor])
+        assert failing.exit_code == 1
+        put = runner.invoke(
+            app,
+            ["vault", "put", str(account.id), "--kind", "password", "--as", CAST["ced1"][0]],
+            input="pw\n",
+        )
+        assert put.exit_code == 0, put.stderr
+        passing = runner.invoke(app, ["audit", "report", "--fail-on-violation", *auditor])
+        assert passing.exit_code == 0, passing.stdout
+        bad = runner.invoke(app, ["audit", "report", "--format", "xml", *auditor])
+        assert bad.exit_code == 1 and "table, json or csv" in bad.stderr
+
+    def test_review_and_audit_commands(
+        self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+    ) -> None:
+        with fresh_db.scope() as session:
+            world = World.build(session, fresh_db.settings())
+            account = world.account("AgrNews")
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
+        monkeypatch.setenv("REGISTRY_KEYRING", str(fresh_db.keyring_path))
+        runner = CliRunner()
+        ced = ["--as", CAST["ced1"][0]]
+        reviewed = runner.invoke(
+            app, ["accounts", "review", str(account.id), "--note", "All good", "--json", *ced]
+        )
+        assert reviewed.exit_code == 0, reviewed.stderr
+        assert json.loads(reviewed.stdout)["last_reviewed_at"]
+        refused = runner.invoke(
+            app, ["accounts", "review", str(account.id), "--as", CAST["agr_requester"][0]]
+        )
+        assert refused.exit_code == 1 and "needs the ced role" in refused.stderr
+        log = runner.invoke(app, ["audit", "log", "--account", str(account.id), "--json", *ced])
+        lines = [json.loads(line) for line in log.stdout.splitlines()]
+        assert [e["action"] for e in lines] == ["account.created", "account.reviewed"]
+        assert lines[1]["details"]["note"] == "All good"
+        verified = runner.invoke(app, ["audit", "verify", *ced])
+        assert verified.exit_code == 0 and "whole" in verified.stdout
+        checkpoint = f"{tmp_path}/head.json"
+        assert runner.invoke(app, ["audit", "checkpoint", "--out", checkpoint, *ced]).exit_code == 0
+        against = runner.invoke(app, ["audit", "verify", "--checkpoint", checkpoint, *ced])
+        assert against.exit_code == 0
+        with fresh_db.engine.begin() as conn:
+            from sqlalchemy import delete
+
+            from registry.services.audit import EVENTS
+
+            conn.execute(delete(EVENTS).where(EVENTS.c.seq == 3))
+        broken = runner.invoke(app, ["audit", "verify", *ced])
+        assert broken.exit_code == 1
+        assert "NOT whole at sequence 3: event 3 is missing" in broken.stderr
+
+
+class TestOverHttp:
+    def test_events_paginate_and_compliance_answers(self, api: object) -> None:
+        from tests.conftest import Api
+
+        assert isinstance(api, Api)
+        first = api.client.get(
+            "/audit/events", params={"limit": 5}, headers=api.headers("auditor")
+        ).json()
+        assert len(first["events"]) == 5 and first["next_after_seq"] == 5
+        second = api.client.get(
+            "/audit/events", params={"limit": 5, "after_seq": 5}, headers=api.headers("auditor")
+        ).json()
+        assert [e["seq"] for e in second["events"]] == [6, 7, 8, 9, 10]
+        assert (
+            api.client.get("/audit/events", headers=api.headers("agr_requester")).status_code == 403
+        )
+        report = api.client.get("/compliance", headers=api.headers("auditor"))
+        assert report.status_code == 200 and report.json()["findings"] == []
+        assert (
+            api.client.get(
+                "/compliance", params={"department": "HLT"}, headers=api.headers("agr_requester")
+            ).status_code
+            == 403
+        )
