@@ -63,6 +63,7 @@ import vault
 from registry import migrate
 from registry.config import Settings
 from registry.db import make_engine, session_scope
+from registry.keys import session_info
 from registry.models import (
     OPEN_STATES,
     AccessGrant,
@@ -187,7 +188,7 @@ def build_registry(
     """Migrate; add the cast, ``size`` accounts with passwords, reveals and open requests."""
     migrate.upgrade(engine)
     leaver_email = CAST[LEAVER][0]
-    with session_scope(engine) as session:
+    with session_scope(engine, session_info(settings)) as session:
         world = World.build(session, settings)
         by_code = accounts.all_departments(session)
         holders = [world.people[CO_HOLDER], world.people[LEAVER]]
@@ -226,7 +227,7 @@ def build_registry(
                 kind=KIND,
                 value=vault.Secret(f"Bench-pw-{number:06d}!x"),
             )
-    with session_scope(engine) as session:
+    with session_scope(engine, session_info(settings)) as session:
         leaver = resolve_actor(session, settings, leaver_email)
         for account_id in account_ids[:REVEALS]:
             credentials.reveal(
@@ -289,7 +290,7 @@ def time_handover(engine: Engine, settings: Settings) -> tuple[float, Statements
     """The handover transaction, from opening the session through the commit; only this."""
     with counting_statements(engine) as seen:
         start = time.perf_counter()
-        with session_scope(engine) as session:
+        with session_scope(engine, session_info(settings)) as session:
             actor = resolve_actor(session, settings, CAST[RUNNER][0])
             report = handover(
                 session,

@@ -79,6 +79,7 @@ import vault
 from registry import migrate
 from registry.config import Settings
 from registry.db import make_engine, session_scope
+from registry.keys import session_info
 from registry.models import AuditEvent, Credential
 from registry.services import credentials
 from registry.services.actors import resolve_actor
@@ -112,6 +113,7 @@ class Bench:
     keyring: vault.Keyring
     account_ids: list[int]
     email: str
+    info: dict[str, Any] = field(default_factory=dict)
     puts: int = 0
     reveals: int = 0
     blobs: int = 0
@@ -134,7 +136,7 @@ def build_registry(directory: Path, accounts: int) -> Bench:
     engine = make_engine(url)
     migrate.upgrade(engine)
     keyring = vault.Keyring.create(settings.keyring)
-    with session_scope(engine) as session:
+    with session_scope(engine, session_info(settings)) as session:
         world = World.build(session, settings)
         account_ids = [
             world.account(
@@ -150,6 +152,7 @@ def build_registry(directory: Path, accounts: int) -> Bench:
         keyring=keyring,
         account_ids=account_ids,
         email=CAST[ACTOR][0],
+        info=session_info(settings),
     )
 
 
@@ -157,7 +160,7 @@ def build_registry(directory: Path, accounts: int) -> Bench:
 
 
 def registry_put(bench: Bench, account_id: int, value: str) -> None:
-    with session_scope(bench.engine) as session:
+    with session_scope(bench.engine, bench.info) as session:
         actor = resolve_actor(session, bench.settings, bench.email)
         credentials.put(
             session,
@@ -171,7 +174,7 @@ def registry_put(bench: Bench, account_id: int, value: str) -> None:
 
 
 def registry_reveal(bench: Bench, account_id: int) -> vault.Secret[str]:
-    with session_scope(bench.engine) as session:
+    with session_scope(bench.engine, bench.info) as session:
         actor = resolve_actor(session, bench.settings, bench.email)
         revealed = credentials.reveal(
             session,
