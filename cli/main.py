@@ -27,6 +27,8 @@ from cli.common import (
 )
 from registry.config import get_settings
 from registry.models import (
+    AccessGrant,
+    AccessGrantPublic,
     AccountPublic,
     DepartmentPublic,
     HandoverReport,
@@ -465,6 +467,16 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None] | None]:
 # ------------------------------------------------------------------------------ access
 
 
+def _change_access(
+    operation: Callable[..., AccessGrant], account_id: int, email: str, as_: str | None
+) -> AccessGrantPublic:
+    with work(as_) as w:
+        row = operation(
+            w.session, settings=w.settings, actor=w.actor, account_id=account_id, email=email
+        )
+        return access.grant_to_public(w.session, row)
+
+
 @access_app.command("grant")
 def access_grant(
     account_id: Annotated[int, typer.Argument()],
@@ -473,11 +485,7 @@ def access_grant(
     json_: JsonOption = False,
 ) -> None:
     """Give a person access to an account (CED or administrators)."""
-    with work(as_) as w:
-        row = access.grant(
-            w.session, settings=w.settings, actor=w.actor, account_id=account_id, email=email
-        )
-        public = access.grant_to_public(w.session, row)
+    public = _change_access(access.grant, account_id, email, as_)
     if json_:
         emit_json(public)
     else:
@@ -492,11 +500,7 @@ def access_revoke(
     json_: JsonOption = False,
 ) -> None:
     """Take a person's access away (CED or administrators); refused if rule 3 would break."""
-    with work(as_) as w:
-        row = access.revoke(
-            w.session, settings=w.settings, actor=w.actor, account_id=account_id, email=email
-        )
-        public = access.grant_to_public(w.session, row)
+    public = _change_access(access.revoke, account_id, email, as_)
     if json_:
         emit_json(public)
     else:
