@@ -36,6 +36,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/import_accounts.py
 	$(BIN)/python bench/vault.py
 	$(BIN)/python bench/handover.py
+	$(BIN)/python bench/compliance.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
