@@ -532,6 +532,9 @@ def request_new(
     purpose: Annotated[str, typer.Option(help="What the account is for.")],
     holder: HolderOption = None,
     program_area: Annotated[str, typer.Option("--program-area", help="Program area.")] = "",
+    display_name: Annotated[
+        str, typer.Option("--display-name", help="The name the account shows publicly.")
+    ] = "",
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -550,6 +553,7 @@ def request_new(
             purpose=purpose,
             login_email=login_email,
             holders=holder or [],
+            display_name=display_name,
         )
         public = requests.to_public(w.session, [request])[0]
     _emit_request(

@@ -287,6 +287,7 @@ def submit_request(
             purpose=body.purpose,
             login_email=body.login_email,
             holders=body.holders,
+            display_name=body.display_name,
         )
     return requests.to_public(session, [request])[0]
 

@@ -33,6 +33,7 @@ class Account(SQLModel, table=True):
     platform: str = Field(max_length=32)
     handle: str = Field(max_length=200)
     handle_normalized: str = Field(max_length=200)
+    display_name: str = Field(default="", max_length=200)
     url: str = Field(max_length=500)
     category: str = Field(max_length=32)
     department_id: int = Field(foreign_key="department.id", index=True)
@@ -48,23 +49,11 @@ class Account(SQLModel, table=True):
     last_reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
 
 
-class AccountFields(SQLModel):
-    """What a person supplies to describe an account (an import row, a request)."""
-
-    platform: str = Field(min_length=1, max_length=32)
-    handle: str = Field(min_length=1, max_length=200)
-    url: str = Field(min_length=1, max_length=500)
-    category: str = Field(min_length=1, max_length=32)
-    department: str = Field(min_length=1, max_length=32)
-    program_area: str = Field(default="", max_length=200)
-    purpose: str = Field(min_length=1, max_length=2000)
-    login_email: str = Field(min_length=3, max_length=254)
-
-
 class AccountPublic(SQLModel):
     id: int
     platform: str
     handle: str
+    display_name: str
     url: str
     category: str
     department: str

@@ -67,6 +67,7 @@ class AccountRequest(SQLModel, table=True):
     platform: str | None = Field(default=None, max_length=32)
     handle: str | None = Field(default=None, max_length=200)
     handle_normalized: str | None = Field(default=None, max_length=200)
+    display_name: str = Field(default="", max_length=200)
     url: str | None = Field(default=None, max_length=500)
     category: str | None = Field(default=None, max_length=32)
     program_area: str = Field(default="", max_length=200)
@@ -95,6 +96,7 @@ class RequestHolder(SQLModel, table=True):
 class NewAccountRequest(SQLModel):
     platform: str = Field(min_length=1, max_length=32)
     handle: str = Field(min_length=1, max_length=200)
+    display_name: str = Field(default="", max_length=200)
     url: str = Field(min_length=1, max_length=500)
     category: str = Field(min_length=1, max_length=32)
     department: str = Field(min_length=1, max_length=32)
@@ -124,6 +126,7 @@ class RequestPublic(SQLModel):
     submitted_at: dt.datetime
     platform: str | None
     handle: str | None
+    display_name: str = ""
     url: str | None
     category: str | None
     program_area: str

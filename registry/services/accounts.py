@@ -39,6 +39,7 @@ class AccountDraft:
     platform: str
     handle: str
     handle_normalized: str
+    display_name: str
     url: str
     category: str
     department_id: int
@@ -69,6 +70,7 @@ def validate_draft(
     program_area: str,
     purpose: str,
     login_email: str,
+    display_name: str = "",
 ) -> AccountDraft:
     """Check one account's fields against rules 1 and 2 and the field limits."""
     known = get_platform(platform)
@@ -81,6 +83,7 @@ def validate_draft(
         platform=known.name,
         handle=shown,
         handle_normalized=compared,
+        display_name=clean_text(display_name, field="Display name", max_length=200, required=False),
         url=clean_url(url),
         category=check_category(category).value,
         department_id=dept.id,
@@ -156,6 +159,7 @@ def insert_active_accounts(
             "platform": d.platform,
             "handle": d.handle,
             "handle_normalized": d.handle_normalized,
+            "display_name": d.display_name,
             "url": d.url,
             "category": d.category,
             "department_id": d.department_id,
@@ -230,6 +234,7 @@ def to_public(session: Session, accounts: Sequence[Account]) -> list[AccountPubl
             id=a.id or 0,
             platform=a.platform,
             handle=a.handle,
+            display_name=a.display_name,
             url=a.url,
             category=a.category,
             department=codes[a.department_id],
@@ -330,6 +335,7 @@ IMPORT_COLUMNS = (
     "purpose",
     "holders",
 )
+OPTIONAL_IMPORT_COLUMNS = ("display_name", "program_area")
 MAX_IMPORT_ROWS = 50_000
 
 
@@ -380,9 +386,10 @@ def import_accounts(
                 url=row["url"],
                 category=row["category"],
                 department=row["department"],
-                program_area="",
+                program_area=row.get("program_area", ""),
                 purpose=row["purpose"],
                 login_email=row["login_email"],
+                display_name=row.get("display_name", ""),
             )
             key = (draft.platform, draft.handle_normalized)
             if key in live:
@@ -436,11 +443,11 @@ def _read_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
             raise InvalidInput("The file is empty; it needs a header row and at least one account.")
         names = [h.strip().lower() for h in header]
         missing = [c for c in IMPORT_COLUMNS if c not in names]
-        extra = [h for h in names if h not in IMPORT_COLUMNS]
+        extra = [h for h in names if h not in IMPORT_COLUMNS + OPTIONAL_IMPORT_COLUMNS]
         if missing or extra or len(set(names)) != len(names):
             raise InvalidInput(
-                "The header must name exactly these columns: "
-                f"{','.join(IMPORT_COLUMNS)}"
+                "The header must name these columns: "
+                f"{','.join(IMPORT_COLUMNS)} (optionally {', '.join(OPTIONAL_IMPORT_COLUMNS)})"
                 + (f" (missing: {', '.join(missing)})" if missing else "")
                 + (f" (unknown: {', '.join(extra)})" if extra else "")
                 + "."

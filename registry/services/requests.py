@@ -67,6 +67,7 @@ def submit_new_account(
     login_email: str,
     holders: Sequence[str],
     program_area: str = "",
+    display_name: str = "",
 ) -> AccountRequest:
     """Ask for a new official or employment-related account (rules 1 and 2 checked now)."""
     dept = _department_for(session, actor=actor, code=department)
@@ -81,6 +82,7 @@ def submit_new_account(
         program_area=program_area,
         purpose=purpose,
         login_email=login_email,
+        display_name=display_name,
     )
     existing = accounts.find_live_handle(session, draft.platform, draft.handle_normalized)
     if existing is not None:
@@ -103,6 +105,7 @@ def submit_new_account(
         platform=draft.platform,
         handle=draft.handle,
         handle_normalized=draft.handle_normalized,
+        display_name=draft.display_name,
         url=draft.url,
         category=draft.category,
         program_area=draft.program_area,
@@ -347,6 +350,7 @@ def _open_account(
         program_area=request.program_area,
         purpose=request.purpose or "",
         login_email=request.login_email or "",
+        display_name=request.display_name,
     )
     existing = accounts.find_live_handle(session, draft.platform, draft.handle_normalized)
     if existing is not None:
@@ -581,6 +585,7 @@ def to_public(session: Session, rows: Sequence[AccountRequest]) -> list[RequestP
             submitted_at=r.submitted_at,
             platform=r.platform,
             handle=r.handle,
+            display_name=r.display_name,
             url=r.url,
             category=r.category,
             program_area=r.program_area,
