@@ -13,16 +13,26 @@ does this K times and reports the median. The last line printed is a JSON summar
 
 from __future__ import annotations
 
+# ruff: noqa: E402 -- the import path is fixed before the imports that depend on it
+import sys
+from pathlib import Path
+
+# Run as ``bench/import_accounts.py``, this folder comes first on the import path, where
+# ``bench/vault.py`` would shadow the ``vault`` package; put the repository root there instead.
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
 import argparse
 import csv
 import io
 import json
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Engine, case, func
 from sqlmodel import col, select
