@@ -10,6 +10,7 @@ from registry.api.routes import router
 from registry.config import Settings, get_settings
 from registry.db import make_engine
 from registry.keys import session_info
+from registry.web.routes import router as web_router
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -24,4 +25,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.session_info = session_info(settings)
     errors.install(app)
     app.include_router(router)
+    app.include_router(web_router)
     return app

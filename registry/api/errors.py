@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -39,9 +39,27 @@ def _describe(errors: Any) -> str:
     return "Invalid input: " + "; ".join(parts) + "."
 
 
+WEB_PREFIXES = ("/console", "/login", "/logout", "/directory")
+
+
+def is_page(request: Request) -> bool:
+    """Whether the request is for a web page (answered in HTML) rather than the JSON API."""
+    return request.url.path.startswith(WEB_PREFIXES)
+
+
 def install(app: FastAPI) -> None:
+    from registry.web.routes import SignInRequired
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, _exc: SignInRequired) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
     @app.exception_handler(RegistryError)
-    async def _registry_error(_request: Request, exc: RegistryError) -> JSONResponse:
+    async def _registry_error(request: Request, exc: RegistryError) -> Response:
+        if is_page(request):
+            from registry.web.routes import error_page
+
+            return error_page(request, exc)
         body = ErrorBody(
             error=exc.kind,
             detail=exc.message,

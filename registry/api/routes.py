@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from registry.api.deps import ActorDep, SessionDep, SettingsDep, VaultDep
 from registry.api.errors import ErrorBody, error_responses
+from registry.errors import InvalidInput
 from registry.models import (
     AccessGrantPublic,
     AccountPublic,
@@ -41,6 +42,7 @@ from registry.services import (
     people,
     requests,
     tokens,
+    verify,
 )
 from vault import Secret
 
@@ -596,3 +598,27 @@ def review_account(
         note=(body or ReviewBody()).note,
     )
     return accounts.show_account(session, actor=actor, account_id=account_id)
+
+
+# ------------------------------------------------------------------------------ public
+
+
+@router.get(
+    "/verify",
+    response_model=verify.VerifyAnswer,
+    tags=["public"],
+    responses=error_responses(422),
+)
+def verify_account(
+    session: SessionDep,
+    platform: Annotated[str | None, Query(max_length=32)] = None,
+    handle: Annotated[str | None, Query(max_length=200)] = None,
+    url: Annotated[str | None, Query(max_length=2000)] = None,
+) -> verify.VerifyAnswer:
+    """Is this an official government account? No token needed; public fields only."""
+    connection = session.connection()
+    if url is not None and platform is None and handle is None:
+        return verify.verify_url(connection, url=url)
+    if url is None and platform is not None and handle is not None:
+        return verify.verify_handle(connection, platform=platform, handle=handle)
+    raise InvalidInput("Ask with either platform and handle, or url.")

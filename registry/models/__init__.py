@@ -33,6 +33,7 @@ from registry.models.request import (
     RequestState,
 )
 from registry.models.token import ApiToken, TokenCreated, TokenPublic
+from registry.models.web_session import WebSession
 
 __all__ = [
     "OPEN_STATES",
@@ -76,5 +77,6 @@ __all__ = [
     "TokenCreated",
     "TokenPublic",
     "TotpPublic",
+    "WebSession",
     "utcnow",
 ]

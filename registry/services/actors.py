@@ -102,6 +102,14 @@ def _load_actor(session: Session, settings: Settings, where: Any) -> Actor | Non
     )
 
 
+def actor_by_id(session: Session, settings: Settings, person_id: int) -> Actor:
+    """The Actor for a person id (a token's or a web session's owner), refusing leavers."""
+    actor = _load_actor(session, settings, col(Person.id) == person_id)
+    if actor is None:
+        raise Unauthenticated("The API token is missing, unknown, expired or revoked.")
+    return actor
+
+
 def actor_for(session: Session, settings: Settings, person: Person) -> Actor:
     """The Actor for an already loaded person, refusing anyone who has left."""
     actor = _load_actor(session, settings, col(Person.id) == person.id)

@@ -377,6 +377,7 @@ def list_events(
     *,
     actor: Actor,
     account_id: int | None = None,
+    entity: tuple[str, object] | None = None,
     by: str | None = None,
     action: str | None = None,
     since: dt.datetime | None = None,
@@ -391,6 +392,8 @@ def list_events(
         query = query.where(
             EVENTS.c.entity_type == "account", EVENTS.c.entity_id == str(account_id)
         )
+    if entity is not None:
+        query = query.where(EVENTS.c.entity_type == entity[0], EVENTS.c.entity_id == str(entity[1]))
     if by:
         query = query.where(EVENTS.c.actor_email == by.strip().lower())
     if action:

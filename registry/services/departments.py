@@ -55,3 +55,8 @@ def add_department(session: Session, *, actor: Actor | None, code: str, name: st
 
 def list_departments(session: Session, *, actor: Actor) -> list[Department]:
     return list(session.exec(select(Department).order_by(Department.code)))
+
+
+def all_public(session: Session) -> list[Department]:
+    """Every department, by name: public information (the directory's filter)."""
+    return list(session.exec(select(Department).order_by(Department.name)))

@@ -14,7 +14,7 @@ from registry.config import Settings
 from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from registry.models import ApiToken, Person, Role, TokenPublic, utcnow
 from registry.services import audit
-from registry.services.actors import Actor, actor_for, find_person
+from registry.services.actors import Actor, actor_by_id, find_person
 
 TOKEN_PREFIX = "smr_"  # noqa: S105 (a label, not a secret)
 DEFAULT_DAYS = 90
@@ -70,8 +70,8 @@ def create_token(
     return IssuedToken(row=row, token=token)
 
 
-def authenticate(session: Session, *, settings: Settings, token: str) -> Actor:
-    """The actor a bearer token stands for; one message for every kind of failure."""
+def valid_token(session: Session, token: str) -> ApiToken:
+    """The stored row of a live token; one message for every kind of failure."""
     refused = Unauthenticated("The API token is missing, unknown, expired or revoked.")
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise refused
@@ -81,10 +81,12 @@ def authenticate(session: Session, *, settings: Settings, token: str) -> Actor:
         raise refused
     if row.revoked_at is not None or row.expires_at <= utcnow():
         raise refused
-    person = session.get(Person, row.person_id)
-    if person is None:
-        raise refused
-    return actor_for(session, settings, person)
+    return row
+
+
+def authenticate(session: Session, *, settings: Settings, token: str) -> Actor:
+    """The actor a bearer token stands for (refused when the person has left)."""
+    return actor_by_id(session, settings, valid_token(session, token).person_id)
 
 
 def to_public(session: Session, rows: list[ApiToken]) -> list[TokenPublic]:

@@ -1,0 +1,168 @@
+"""Public verification: "is this an official government account?" — and nothing else.
+
+The answer carries only public fields (platform, handle, display name, department, category,
+since when) and never ids, e-mails or holders. Only ``active`` accounts verify: a
+decommissioned or suspended one answers ``official: false`` with its status and since when,
+so a freed handle that someone else takes never verifies. There is no cache: every answer is
+read from the database, so once a decommission commits no worker says ``official: true``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, case, desc, func, select
+from sqlmodel import SQLModel
+
+from registry.models import Account, AccountStatus, Department
+from registry.platforms import Platform, get_platform, normalize_handle, parse_profile_url
+
+ACCOUNTS = Account.metadata.tables["account"]
+DEPARTMENTS = Department.metadata.tables["department"]
+
+
+class VerifyAnswer(SQLModel):
+    official: bool
+    platform: str
+    handle: str
+    display_name: str | None = None
+    department: str | None = None
+    category: str | None = None
+    since: dt.datetime | None = None
+    status: str | None = None
+    message: str
+
+
+_QUERY = (
+    select(
+        ACCOUNTS.c.handle,
+        ACCOUNTS.c.display_name,
+        ACCOUNTS.c.category,
+        ACCOUNTS.c.status,
+        ACCOUNTS.c.activated_at,
+        ACCOUNTS.c.decommissioned_at,
+        DEPARTMENTS.c.name.label("department"),
+    )
+    .join(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
+    .order_by(
+        case((ACCOUNTS.c.status == AccountStatus.active.value, 0), else_=1),
+        desc(func.coalesce(ACCOUNTS.c.decommissioned_at, ACCOUNTS.c.activated_at)),
+    )
+    .limit(1)
+)
+
+
+def verify_handle(connection: Connection, *, platform: str, handle: str) -> VerifyAnswer:
+    known = get_platform(platform)
+    shown, compared = normalize_handle(known, handle)
+    return _answer(connection, known, shown, compared)
+
+
+def verify_url(connection: Connection, *, url: str) -> VerifyAnswer:
+    known, handle = parse_profile_url(url)
+    shown, compared = normalize_handle(known, handle)
+    return _answer(connection, known, shown, compared)
+
+
+def _answer(connection: Connection, platform: Platform, shown: str, compared: str) -> VerifyAnswer:
+    row = connection.execute(
+        _QUERY.where(ACCOUNTS.c.platform == platform.name, ACCOUNTS.c.handle_normalized == compared)
+    ).first()
+    label = f"{platform.label} @{shown}"
+    if row is None:
+        return VerifyAnswer(
+            official=False,
+            platform=platform.name,
+            handle=shown,
+            message=f"{label} is not an official government account.",
+        )
+    if row.status != AccountStatus.active.value:
+        since = row.decommissioned_at if row.status == AccountStatus.decommissioned else None
+        when = f" since {since:%Y-%m-%d}" if since else ""
+        return VerifyAnswer(
+            official=False,
+            platform=platform.name,
+            handle=row.handle,
+            status=row.status,
+            since=since,
+            message=(
+                f"{label} is no longer an official government account: it has been "
+                f"{row.status}{when}. Anyone using it now does not speak for the government."
+            ),
+        )
+    return VerifyAnswer(
+        official=True,
+        platform=platform.name,
+        handle=row.handle,
+        display_name=row.display_name or None,
+        department=row.department,
+        category=row.category,
+        since=row.activated_at,
+        status=row.status,
+        message=f"{label} is an official account of {row.department}.",
+    )
+
+
+class DirectoryEntry(SQLModel):
+    platform: str
+    platform_label: str
+    handle: str
+    display_name: str
+    department: str
+    category: str
+    url: str
+    since: dt.datetime | None
+
+
+def directory(
+    connection: Connection,
+    *,
+    query: str = "",
+    platform: str = "",
+    department: str = "",
+    limit: int = 500,
+) -> list[DirectoryEntry]:
+    """Active accounts only, searchable by name or handle, platform and department."""
+    statement = (
+        select(
+            ACCOUNTS.c.platform,
+            ACCOUNTS.c.handle,
+            ACCOUNTS.c.display_name,
+            ACCOUNTS.c.category,
+            ACCOUNTS.c.url,
+            ACCOUNTS.c.activated_at,
+            DEPARTMENTS.c.name.label("department"),
+        )
+        .join(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
+        .where(ACCOUNTS.c.status == AccountStatus.active.value)
+        .order_by(DEPARTMENTS.c.name, ACCOUNTS.c.platform, ACCOUNTS.c.handle_normalized)
+        .limit(limit)
+    )
+    text = query.strip().lower()[:100]
+    if text:
+        like = f"%{text.replace('%', '').replace('_', '')}%"
+        statement = statement.where(
+            func.lower(ACCOUNTS.c.display_name).like(like)
+            | ACCOUNTS.c.handle_normalized.like(like)
+            | func.lower(DEPARTMENTS.c.name).like(like)
+        )
+    if platform.strip():
+        statement = statement.where(ACCOUNTS.c.platform == get_platform(platform).name)
+    if department.strip():
+        statement = statement.where(
+            (DEPARTMENTS.c.code == department.strip().upper())
+            | (func.lower(DEPARTMENTS.c.name) == department.strip().lower())
+        )
+    return [
+        DirectoryEntry(
+            platform=row.platform,
+            platform_label=get_platform(row.platform).label,
+            handle=row.handle,
+            display_name=row.display_name,
+            department=row.department,
+            category=row.category,
+            url=row.url,
+            since=row.activated_at,
+        )
+        for row in connection.execute(statement)
+    ]

@@ -1,0 +1,583 @@
+"""Server-rendered pages: the public directory and the CED console.
+
+The console signs in with an API token, which becomes an HttpOnly, SameSite=Strict session
+cookie (Secure over HTTPS); every form carries the session's CSRF token. Pages call the same
+service functions as the API and the CLI, so the same permission rules apply. One request is
+one transaction: a refusal is rolled back and shown in one sentence.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from registry.api.deps import SessionDep, SettingsDep
+from registry.errors import RegistryError, Unauthenticated
+from registry.keys import open_keyring
+from registry.models import Role, WebSession
+from registry.platforms import PLATFORMS
+from registry.services import (
+    accounts,
+    audit,
+    compliance,
+    credentials,
+    departments,
+    handover,
+    requests,
+    verify,
+    websessions,
+)
+from registry.services.actors import Actor
+
+COOKIE = "registry_session"
+LOGIN_COOKIE = "registry_login_csrf"
+AUDIT_READERS = (Role.admin, Role.ced, Role.auditor)
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
+
+
+class SignInRequired(Exception):
+    """Raised by console pages when the browser is not signed in."""
+
+
+def _page(
+    request: Request,
+    template: str,
+    *,
+    title: str,
+    status_code: int = 200,
+    no_store: bool = False,
+    **context: Any,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, template, {"title": title, **context}, status_code=status_code
+    )
+    response.headers["Cache-Control"] = "no-store" if no_store else "private, no-cache"
+    return response
+
+
+def _console(request: Request, session: Session, settings: Any) -> tuple[WebSession, Actor]:
+    try:
+        return websessions.resume(session, settings=settings, cookie=request.cookies.get(COOKIE))
+    except Unauthenticated:
+        raise SignInRequired from None
+
+
+def _attempt(session: Session, work: Callable[[], T]) -> tuple[T | None, RegistryError | None]:
+    """Run a service call; on refusal roll it back (keeping its audit of the refusal)."""
+    try:
+        return work(), None
+    except RegistryError as exc:
+        session.rollback()
+        if exc.afterwards is not None:
+            exc.afterwards(session)
+        return None, exc
+
+
+def _error_context(error: RegistryError | None) -> dict[str, Any]:
+    if error is None:
+        return {}
+    return {"error": error.message, "problems": error.problems}
+
+
+def error_page(request: Request, exc: RegistryError) -> HTMLResponse:
+    """A refusal on a page outside ``_attempt`` (a stale form, a bad CSRF token)."""
+    return _page(
+        request,
+        "base.html",
+        title="That did not work",
+        status_code=exc.status_code,
+        **_error_context(exc),
+    )
+
+
+def _back(path: str, notice: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?notice={quote(notice)}", status_code=303)
+
+
+# ------------------------------------------------------------------------------ public
+
+
+@router.get("/", response_class=RedirectResponse)
+def home() -> RedirectResponse:
+    return RedirectResponse("/directory", status_code=303)
+
+
+@router.get("/directory", response_class=HTMLResponse)
+def directory_page(
+    request: Request,
+    session: SessionDep,
+    q: str = "",
+    platform: str = "",
+    department: str = "",
+    check: str = "",
+) -> HTMLResponse:
+    """The public list of active official accounts, and a "check a link" form."""
+    connection = session.connection()
+    answer, error = None, None
+    if check.strip():
+        answer, error = _attempt(session, lambda: verify.verify_url(connection, url=check))
+    entries, list_error = _attempt(
+        session,
+        lambda: verify.directory(connection, query=q, platform=platform, department=department),
+    )
+    return _page(
+        request,
+        "directory.html",
+        title="Official government social media accounts",
+        status_code=200 if error is None and list_error is None else 422,
+        entries=entries or [],
+        answer=answer,
+        check=check,
+        q=q,
+        platform=platform,
+        department=department.upper(),
+        platforms=PLATFORMS,
+        departments=departments.all_public(session),
+        **_error_context(error or list_error),
+    )
+
+
+# ------------------------------------------------------------------------------ sign-in
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, notice: str = "") -> HTMLResponse:
+    login_csrf = secrets.token_urlsafe(32)
+    response = _page(
+        request, "login.html", title="CED console sign-in", login_csrf=login_csrf, notice=notice
+    )
+    _set_cookie(request, response, LOGIN_COOKIE, login_csrf, max_age=1800)
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected, csrf):
+        return _page(
+            request,
+            "login.html",
+            title="CED console sign-in",
+            status_code=403,
+            login_csrf=expected or secrets.token_urlsafe(32),
+            error="This sign-in form has expired; reload the page and try again.",
+        )
+    signed, error = _attempt(
+        session, lambda: websessions.sign_in(session, settings=settings, token=token)
+    )
+    if signed is None:
+        return _page(
+            request,
+            "login.html",
+            title="CED console sign-in",
+            status_code=401,
+            login_csrf=expected,
+            **_error_context(error),
+        )
+    cookie, _, _ = signed
+    response = RedirectResponse("/console", status_code=303)
+    _set_cookie(
+        request, response, COOKIE, cookie, max_age=int(websessions.SESSION_LIFETIME.total_seconds())
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    web, actor = _console(request, session, settings)
+    websessions.check_csrf(web, csrf)
+    websessions.sign_out(session, web=web, actor=actor)
+    response = RedirectResponse("/login?notice=" + quote("You are signed out."), status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _set_cookie(
+    request: Request, response: Response, name: str, value: str, *, max_age: int
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+@router.get("/console", response_class=HTMLResponse)
+def awaiting_me(
+    request: Request, session: SessionDep, settings: SettingsDep, notice: str = ""
+) -> HTMLResponse:
+    web, actor = _console(request, session, settings)
+    return _page(
+        request,
+        "requests.html",
+        title="Requests awaiting me",
+        actor=actor,
+        csrf=web.csrf,
+        notice=notice,
+        requests=requests.list_requests(session, actor=actor, awaiting_me=True),
+    )
+
+
+@router.post("/console/requests/{request_id}/approve", response_class=HTMLResponse)
+def approve(
+    request: Request,
+    request_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    comment: Annotated[str, Form(max_length=2000)] = "",
+    holders: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    web, actor = _console(request, session, settings)
+    websessions.check_csrf(web, csrf)
+    extra = [h.strip() for h in holders.replace(";", ",").split(",") if h.strip()]
+    done, error = _attempt(
+        session,
+        lambda: requests.approve(
+            session,
+            settings=settings,
+            actor=actor,
+            request_id=request_id,
+            comment=comment or None,
+            holders=extra,
+        ),
+    )
+    if done is None:
+        return _requests_page_with_error(request, session, web, actor, error)
+    notice = (
+        f"Request {request_id} approved; account {done.account_id} is "
+        + ("active." if done.kind == "new_account" else "decommissioned.")
+        if done.state == "approved"
+        else f"Request {request_id} approved by the department; it now awaits CED."
+    )
+    return _back("/console", notice)
+
+
+@router.post("/console/requests/{request_id}/reject", response_class=HTMLResponse)
+def reject(
+    request: Request,
+    request_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    web, actor = _console(request, session, settings)
+    websessions.check_csrf(web, csrf)
+    done, error = _attempt(
+        session,
+        lambda: requests.reject(session, actor=actor, request_id=request_id, reason=reason),
+    )
+    if done is None:
+        return _requests_page_with_error(request, session, web, actor, error)
+    return _back("/console", f"Request {request_id} rejected.")
+
+
+def _requests_page_with_error(
+    request: Request, session: Session, web: WebSession, actor: Actor, error: RegistryError | None
+) -> HTMLResponse:
+    return _page(
+        request,
+        "requests.html",
+        title="Requests awaiting me",
+        actor=actor,
+        csrf=web.csrf,
+        status_code=error.status_code if error else 400,
+        requests=requests.list_requests(session, actor=actor, awaiting_me=True),
+        **_error_context(error),
+    )
+
+
+@router.get("/console/requests/{request_id}", response_class=HTMLResponse)
+def request_page(
+    request: Request, request_id: int, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    web, actor = _console(request, session, settings)
+    shown, error = _attempt(
+        session, lambda: requests.show_request(session, actor=actor, request_id=request_id)
+    )
+    if shown is None:
+        return _not_found(request, web, actor, error)
+    events = (
+        audit.list_events(session, actor=actor, entity=("request", request_id), limit=None)
+        if actor.has(*AUDIT_READERS)
+        else None
+    )
+    return _page(
+        request,
+        "request.html",
+        title=f"Request {request_id}",
+        actor=actor,
+        csrf=web.csrf,
+        r=shown,
+        events=events,
+    )
+
+
+def _not_found(
+    request: Request, web: WebSession, actor: Actor, error: RegistryError | None
+) -> HTMLResponse:
+    return _page(
+        request,
+        "base.html",
+        title="Not available",
+        actor=actor,
+        csrf=web.csrf,
+        status_code=error.status_code if error else 404,
+        **_error_context(error),
+    )
+
+
+# ------------------------------------------------------------------------------ accounts
+
+
+@router.get("/console/accounts", response_class=HTMLResponse)
+def accounts_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    department: str = "",
+    status: str = "",
+    platform: str = "",
+) -> HTMLResponse:
+    web, actor = _console(request, session, settings)
+    rows, error = _attempt(
+        session,
+        lambda: accounts.list_accounts(
+            session,
+            actor=actor,
+            department=department or None,
+            status=status or None,
+            platform=platform or None,
+        ),
+    )
+    badges: dict[int, list[compliance.Finding]] = {}
+    for finding in compliance.report(session, settings=settings, actor=actor).findings:
+        if finding.account_id is not None:
+            badges.setdefault(finding.account_id, []).append(finding)
+    return _page(
+        request,
+        "accounts.html",
+        title="Accounts",
+        actor=actor,
+        csrf=web.csrf,
+        status_code=200 if error is None else error.status_code,
+        accounts=rows or [],
+        badges=badges,
+        department=department,
+        status=status,
+        platform=platform,
+        platforms=PLATFORMS,
+        **_error_context(error),
+    )
+
+
+def _account_page(
+    request: Request,
+    session: Session,
+    settings: Any,
+    web: WebSession,
+    actor: Actor,
+    account_id: int,
+    **extra: Any,
+) -> HTMLResponse:
+    shown, error = _attempt(
+        session, lambda: accounts.show_account(session, actor=actor, account_id=account_id)
+    )
+    if shown is None:
+        return _not_found(request, web, actor, error)
+    findings = [
+        f
+        for f in compliance.report(session, settings=settings, actor=actor).findings
+        if f.account_id == account_id
+    ]
+    events = (
+        audit.list_events(session, actor=actor, account_id=account_id, limit=None)
+        if actor.has(*AUDIT_READERS)
+        else None
+    )
+    return _page(
+        request,
+        "account.html",
+        title=f"{shown.platform} @{shown.handle}",
+        actor=actor,
+        csrf=web.csrf,
+        a=shown,
+        findings=findings,
+        events=events,
+        creds=credentials.status(session, actor=actor, account_id=account_id),
+        **extra,
+    )
+
+
+@router.get("/console/accounts/{account_id}", response_class=HTMLResponse)
+def account_page(
+    request: Request, account_id: int, session: SessionDep, settings: SettingsDep
+) -> HTMLResponse:
+    web, actor = _console(request, session, settings)
+    return _account_page(request, session, settings, web, actor, account_id)
+
+
+@router.post("/console/accounts/{account_id}/reveal", response_class=HTMLResponse)
+def reveal(
+    request: Request,
+    account_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    kind: Annotated[str, Form(max_length=32)] = "password",
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> HTMLResponse:
+    """The value is shown once, in this response only, which no cache may keep."""
+    web, actor = _console(request, session, settings)
+    websessions.check_csrf(web, csrf)
+    revealed, error = _attempt(
+        session,
+        lambda: credentials.reveal(
+            session,
+            keyring=open_keyring(settings),
+            actor=actor,
+            account_id=account_id,
+            kind=kind,
+            reason=reason,
+        ),
+    )
+    page = _account_page(
+        request,
+        session,
+        settings,
+        web,
+        actor,
+        account_id,
+        revealed=revealed.public() if revealed else None,
+        **_error_context(error),
+    )
+    page.headers["Cache-Control"] = "no-store"
+    page.headers["Pragma"] = "no-cache"
+    if error is not None:
+        page.status_code = error.status_code
+    return page
+
+
+# ------------------------------------------------------------------------------ compliance
+
+
+@router.get("/console/compliance", response_class=HTMLResponse)
+def compliance_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    web, actor = _console(request, session, settings)
+    return _page(
+        request,
+        "compliance.html",
+        title="Compliance report",
+        actor=actor,
+        csrf=web.csrf,
+        report=compliance.report(session, settings=settings, actor=actor),
+    )
+
+
+# ------------------------------------------------------------------------------ handover
+
+
+@router.get("/console/handover", response_class=HTMLResponse)
+def handover_form(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    web, actor = _console(request, session, settings)
+    return _page(
+        request,
+        "handover.html",
+        title="Handover",
+        actor=actor,
+        csrf=web.csrf,
+        departing="",
+        successor="",
+    )
+
+
+def _handover(
+    request: Request,
+    session: Session,
+    settings: Any,
+    departing: str,
+    successor: str,
+    csrf: str,
+    *,
+    dry_run: bool,
+) -> HTMLResponse:
+    web, actor = _console(request, session, settings)
+    websessions.check_csrf(web, csrf)
+    report, error = _attempt(
+        session,
+        lambda: handover.handover(
+            session,
+            settings=settings,
+            actor=actor,
+            departing=departing,
+            successor=successor,
+            dry_run=dry_run,
+        ),
+    )
+    return _page(
+        request,
+        "handover.html",
+        title="Handover",
+        actor=actor,
+        csrf=web.csrf,
+        status_code=200 if error is None else error.status_code,
+        report=report,
+        departing=departing,
+        successor=successor,
+        **_error_context(error),
+    )
+
+
+@router.post("/console/handover/preview", response_class=HTMLResponse)
+def handover_preview(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    departing: Annotated[str, Form(max_length=254)],
+    successor: Annotated[str, Form(max_length=254)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse:
+    return _handover(request, session, settings, departing, successor, csrf, dry_run=True)
+
+
+@router.post("/console/handover/confirm", response_class=HTMLResponse)
+def handover_confirm(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    departing: Annotated[str, Form(max_length=254)],
+    successor: Annotated[str, Form(max_length=254)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> HTMLResponse:
+    return _handover(request, session, settings, departing, successor, csrf, dry_run=False)

@@ -1,0 +1,183 @@
+"""The web console and public pages through HTTP (the real-browser tests are in tests/browser)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Api
+from tests.factories import CAST
+
+ROW = (
+    "platform,handle,url,category,department,login_email,purpose,holders,display_name\n"
+    "facebook,ManitobaAg,https://www.facebook.com/ManitobaAg,official,AGR,"
+    f"agr.social@gov.mb.ca,Farm news,{CAST['ced1'][0]};{CAST['agr_staff'][0]},"
+    "Manitoba Agriculture\n"
+)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field in the form"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, token: str) -> str:
+    """Sign in; return the console's CSRF token."""
+    form = client.get("/login")
+    response = client.post("/login", data={"token": token, "csrf": csrf_of(form.text)})
+    assert response.status_code == 200, response.text  # followed the redirect to /console
+    return csrf_of(response.text)
+
+
+@pytest.fixture
+def account_id(api: Api) -> int:
+    response = api.client.post(
+        "/accounts/import",
+        content=ROW,
+        headers={**api.headers("ced1"), "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["account_ids"][0])
+
+
+class TestPublic:
+    def test_directory_and_verify(self, api: Api, account_id: int) -> None:
+        page = api.client.get("/directory", params={"q": "agriculture"})
+        assert page.status_code == 200 and "Manitoba Agriculture" in page.text
+        checked = api.client.get(
+            "/directory", params={"check": "https://m.facebook.com/manitobaag/"}
+        )
+        assert "is an official account of Agriculture" in checked.text
+        answer = api.client.get(
+            "/verify", params={"platform": "facebook", "handle": "@manitobaag"}
+        ).json()
+        assert answer["official"] is True and answer["display_name"] == "Manitoba Agriculture"
+        assert not {"id", "holders", "login_email", "account_id"} & set(answer)
+        by_url = api.client.get(
+            "/verify", params={"url": "https://facebook.com.evil.io/ManitobaAg"}
+        )
+        assert by_url.status_code == 422
+        unknown = api.client.get("/verify", params={"platform": "x", "handle": "nobody"}).json()
+        assert unknown["official"] is False
+
+
+class TestConsole:
+    def test_pages_need_sign_in(self, api: Api) -> None:
+        response = api.client.get("/console", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+
+    def test_sign_in_sets_a_strict_httponly_cookie_and_sign_out_ends_it(self, api: Api) -> None:
+        form = api.client.get("/login")
+        response = api.client.post(
+            "/login",
+            data={"token": api.tokens["ced1"], "csrf": csrf_of(form.text)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        cookie = response.headers["set-cookie"]
+        assert (
+            "registry_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        )
+        page = api.client.get("/console")
+        assert "Sign out ced.one@gov.mb.ca" in page.text
+        out = api.client.post("/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+        assert out.status_code == 303
+        assert api.client.get("/console", follow_redirects=False).status_code == 303
+
+    def test_a_bad_token_and_a_missing_csrf_are_refused(self, api: Api) -> None:
+        form = api.client.get("/login")
+        bad = api.client.post("/login", data={"token": "smr_nope", "csrf": csrf_of(form.text)})
+        assert bad.status_code == 401 and "unknown, expired or revoked" in bad.text
+        no_csrf = api.client.post("/login", data={"token": api.tokens["ced1"]})
+        assert no_csrf.status_code == 403
+
+    def test_forms_without_the_csrf_token_change_nothing(self, api: Api, account_id: int) -> None:
+        sign_in(api.client, api.tokens["ced1"])
+        response = api.client.post(
+            f"/console/accounts/{account_id}/reveal", data={"kind": "password", "reason": "x"}
+        )
+        assert response.status_code == 403 and "reload the page" in response.text
+
+    def test_two_stage_approval_with_holders_added_at_the_final_stage(self, api: Api) -> None:
+        created = api.client.post(
+            "/requests",
+            json={
+                "kind": "new_account",
+                "platform": "x",
+                "handle": "mbag",
+                "url": "https://x.com/mbag",
+                "category": "official",
+                "department": "AGR",
+                "purpose": "News",
+                "login_email": "agr.social@gov.mb.ca",
+                "holders": [CAST["agr_staff"][0]],
+            },
+            headers=api.headers("agr_requester"),
+        ).json()
+        rid = created["id"]
+        csrf = sign_in(api.client, api.tokens["agr_approver"])
+        first = api.client.post(
+            f"/console/requests/{rid}/approve", data={"csrf": csrf, "comment": "Yes"}
+        )
+        assert "approved by the department; it now awaits CED" in first.text
+        api.client.cookies.clear()
+        csrf = sign_in(api.client, api.tokens["ced1"])
+        refused = api.client.post(f"/console/requests/{rid}/approve", data={"csrf": csrf})
+        assert refused.status_code == 409 and "one from CED" in refused.text
+        done = api.client.post(
+            f"/console/requests/{rid}/approve", data={"csrf": csrf, "holders": CAST["ced2"][0]}
+        )
+        assert "is active" in done.text
+        history = api.client.get(f"/console/requests/{rid}")
+        assert (
+            "Department approval by dana.deputy@gov.mb.ca" in history.text
+            and "“Yes”" in history.text
+        )
+
+    def test_reveal_shows_the_value_once_and_is_not_cached(self, api: Api, account_id: int) -> None:
+        api.client.put(
+            f"/accounts/{account_id}/credentials/password",
+            json={"value": "Sekr1t!"},
+            headers=api.headers("ced1"),
+        )
+        csrf = sign_in(api.client, api.tokens["agr_staff"])
+        page = api.client.get(f"/console/accounts/{account_id}")
+        assert "Sekr1t!" not in page.text and "Reveal" in page.text
+        blank = api.client.post(
+            f"/console/accounts/{account_id}/reveal",
+            data={"csrf": csrf, "kind": "password", "reason": " "},
+        )
+        assert blank.status_code == 403 and "reason is required" in blank.text
+        shown = api.client.post(
+            f"/console/accounts/{account_id}/reveal",
+            data={"csrf": csrf, "kind": "password", "reason": "Weekly post"},
+        )
+        assert shown.status_code == 200 and "Sekr1t!" in shown.text
+        assert shown.headers["cache-control"] == "no-store"
+        assert "Sekr1t!" not in api.client.get(f"/console/accounts/{account_id}").text
+
+    def test_requesters_see_only_their_department(self, api: Api, account_id: int) -> None:
+        sign_in(api.client, api.tokens["hlt_requester"])
+        assert api.client.get(f"/console/accounts/{account_id}").status_code == 404
+        assert "ManitobaAg" not in api.client.get("/console/accounts").text
+
+    def test_compliance_and_handover_preview_then_confirm(self, api: Api, account_id: int) -> None:
+        csrf = sign_in(api.client, api.tokens["admin"])
+        report = api.client.get("/console/compliance")
+        assert "No current login password" in report.text
+        accounts_page = api.client.get("/console/accounts")
+        assert "no credentials" in accounts_page.text
+        form = {
+            "csrf": csrf,
+            "departing": CAST["agr_staff"][0],
+            "successor": CAST["agr_requester"][0],
+        }
+        preview = api.client.post("/console/handover/preview", data=form)
+        assert "Preview: nothing has changed yet" in preview.text
+        assert CAST["agr_staff"][0] in api.client.get(f"/console/accounts/{account_id}").text
+        done = api.client.post("/console/handover/confirm", data=form)
+        assert re.search(r"Handover \d+ is done", done.text)
+        assert CAST["agr_requester"][0] in api.client.get(f"/console/accounts/{account_id}").text
