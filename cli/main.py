@@ -1145,6 +1145,46 @@ def accounts_review(
         )
 
 
+# ------------------------------------------------------------------------------ public
+
+
+@app.command("verify")
+def verify_command(
+    platform: Annotated[str | None, typer.Option(help="facebook, instagram, x, ...")] = None,
+    handle: Annotated[str | None, typer.Option(help="The handle, with or without @.")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="A profile link instead of platform+handle.")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Is this an official government account? Exit 0 when it is, 1 when it is not."""
+    from registry.db import make_engine
+    from registry.services import verify
+
+    if (url is None) == (platform is None or handle is None) or (url and (platform or handle)):
+        fail("Give either --platform and --handle, or --url.")
+    settings = get_settings()
+    with database_errors(settings):
+        engine = make_engine(settings.database_url)
+        try:
+            with engine.connect() as connection:
+                answer = (
+                    verify.verify_url(connection, url=url)
+                    if url is not None
+                    else verify.verify_handle(
+                        connection, platform=platform or "", handle=handle or ""
+                    )
+                )
+        finally:
+            engine.dispose()
+    if json_:
+        emit_json(answer)
+    else:
+        stdout.print(answer.message, markup=False)
+    if not answer.official:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

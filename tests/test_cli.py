@@ -391,3 +391,20 @@ class TestFullFlowAsAUserWould:
         final = run("accounts", "show", account_id, who=boss)
         assert final["status"] == "decommissioned" and final["holders"] == []
         assert final["decommissioned_at"]
+
+
+class TestVerifyCommand:
+    def test_exit_codes_and_answers(self, cli: Cli, tmp_path: Path) -> None:
+        path = tmp_path / "accounts.csv"
+        path.write_text(CSV)
+        cli("accounts", "import", str(path), "--as", CED1)
+        official = cli("verify", "--platform", "facebook", "--handle", "@manitobaag", "--json")
+        assert json.loads(official.stdout)["official"] is True
+        by_url = cli("verify", "--url", "https://www.facebook.com/ManitobaAg/")
+        assert "is an official account of Agriculture" in by_url.stdout
+        unknown = cli("verify", "--platform", "x", "--handle", "nobody", ok=False)
+        assert unknown.exit_code == 1 and "is not an official government account" in unknown.stdout
+        lookalike = cli("verify", "--url", "https://facebook.com.evil.io/ManitobaAg", ok=False)
+        assert lookalike.exit_code == 1 and "Traceback" not in lookalike.stderr
+        both = cli("verify", "--url", "https://x.com/a", "--platform", "x", ok=False)
+        assert both.exit_code == 1 and "either --platform and --handle, or --url" in both.stderr
