@@ -298,7 +298,7 @@ class TestWorkflowFromTheCli:
         assert [r["id"] for r in queue] == [created["id"]]
         cli("request", "approve", rid, "--comment", "Go", "--as", approver)
         refused = cli("request", "approve", rid, "--as", CED1, ok=False)
-        assert refused.exit_code == 1 and "add holders with --holder" in refused.stderr
+        assert refused.exit_code == 1 and "add holders when approving" in refused.stderr
         done = cli.json("request", "approve", rid, "--holder", CED1, "--as", CED1)
         assert done["state"] == "approved"
         shown = cli("request", "show", rid, "--as", ADMIN)

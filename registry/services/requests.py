@@ -372,7 +372,7 @@ def _open_account(
         raise RuleViolation(
             f"Cannot approve request {request.id} for {draft.label}: the account must have two "
             f"people with access, one from CED ({'; '.join(problems + shortfalls)}); "
-            "add holders with --holder."
+            "add holders when approving (the holders field, or --holder)."
         )
     added = _add_holders(session, request=request, people=extra, actor=actor)
     [account_id] = accounts.insert_active_accounts(

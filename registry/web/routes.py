@@ -123,13 +123,17 @@ def directory_page(
     check: str = "",
 ) -> HTMLResponse:
     """The public list of active official accounts, and a "check a link" form."""
-    connection = session.connection()
     answer, error = None, None
     if check.strip():
-        answer, error = _attempt(session, lambda: verify.verify_url(connection, url=check))
+        answer, error = _attempt(
+            session, lambda: verify.verify_url(session.connection(), url=check)
+        )
+    # A refused check rolled the session back; ask it for a connection again.
     entries, list_error = _attempt(
         session,
-        lambda: verify.directory(connection, query=q, platform=platform, department=department),
+        lambda: verify.directory(
+            session.connection(), query=q, platform=platform, department=department
+        ),
     )
     return _page(
         request,
