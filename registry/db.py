@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
@@ -50,7 +50,26 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Single-statement reads (the public verification) run in autocommit and must not
+        # queue behind writers: no BEGIN IMMEDIATE for them.
+        if not connection.get_execution_options().get(READ_ONLY, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "registry_read_only"
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """An autocommit connection for single-statement reads: no transaction to begin or end,
+    and on SQLite no write lock to wait for. Never write through it."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            # pysqlite runs in autocommit here (see _configure_sqlite); READ_ONLY just keeps
+            # the begin hook from issuing BEGIN IMMEDIATE.
+            yield connection.execution_options(**{READ_ONLY: True})
+        else:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True})
 
 
 @contextmanager

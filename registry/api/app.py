@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from registry.api import errors
-from registry.api.routes import router
+from registry.api.routes import public_router, router
 from registry.config import Settings, get_settings
 from registry.db import make_engine
 from registry.keys import session_info
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.session_info = session_info(settings)
     errors.install(app)
+    app.include_router(public_router)
     app.include_router(router)
     app.include_router(web_router)
     return app

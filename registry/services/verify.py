@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, case, desc, func, select
+from sqlalchemy import Connection, bindparam, case, desc, func, select
 from sqlmodel import SQLModel
 
 from registry.models import Account, AccountStatus, Department
@@ -44,6 +44,10 @@ _QUERY = (
         DEPARTMENTS.c.name.label("department"),
     )
     .join(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
+    .where(
+        ACCOUNTS.c.platform == bindparam("platform"),
+        ACCOUNTS.c.handle_normalized == bindparam("handle"),
+    )
     .order_by(
         case((ACCOUNTS.c.status == AccountStatus.active.value, 0), else_=1),
         desc(func.coalesce(ACCOUNTS.c.decommissioned_at, ACCOUNTS.c.activated_at)),
@@ -65,9 +69,8 @@ def verify_url(connection: Connection, *, url: str) -> VerifyAnswer:
 
 
 def _answer(connection: Connection, platform: Platform, shown: str, compared: str) -> VerifyAnswer:
-    row = connection.execute(
-        _QUERY.where(ACCOUNTS.c.platform == platform.name, ACCOUNTS.c.handle_normalized == compared)
-    ).first()
+    # One statement built once, with bound parameters: the hot path of the public check.
+    row = connection.execute(_QUERY, {"platform": platform.name, "handle": compared}).first()
     label = f"{platform.label} @{shown}"
     if row is None:
         return VerifyAnswer(
