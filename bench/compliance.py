@@ -48,27 +48,29 @@ from pathlib import Path
 # ``bench/vault.py`` would shadow the ``vault`` package; put the repository root there instead.
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The repository root first (so ``vault`` is the package, not bench/vault.py), this folder
+# last (for the helpers in bench/_support.py).
+sys.path[:] = [
+    str(ROOT),
+    *(entry for entry in sys.path if Path(entry or ".").resolve() not in (HERE, ROOT)),
+    str(HERE),
+]
 
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from _support import PG_ENV, fresh_database, pg_url, positive
 from sqlalchemy import Connection, Engine, event, text
-from sqlalchemy.engine import make_url
 
 from registry import migrate
 from registry.config import Settings
@@ -93,7 +95,6 @@ DEFAULT_REPEAT = 3
 GRANTS_PER_ACCOUNT = 3
 CHUNK = 10_000  # rows per executemany call
 SEED = 20261121
-PG_ENV = "REGISTRY_TEST_DATABASE_URL"
 
 DOMAIN = "gov.mb.ca"
 CED = "CED"
@@ -221,37 +222,6 @@ class BackendResult:
 
 
 # ------------------------------------------------------------------------------ databases
-
-
-def pg_url() -> str | None:
-    url = os.environ.get(PG_ENV, "")
-    return url if url.startswith("postgresql") else None
-
-
-@contextmanager
-def fresh_database(backend: str, directory: Path) -> Iterator[str]:
-    """The URL of an empty database: a SQLite file, or a new PostgreSQL schema (dropped after)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'bench.db'}"
-        return
-    base = pg_url()
-    assert base is not None
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield (
-                make_url(base)
-                .update_query_dict({"options": f"-csearch_path={schema}"})
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -982,13 +952,6 @@ def accounts_argument(value: str) -> int:
     number = int(value)
     if number < MIN_ACCOUNTS:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_ACCOUNTS}, not {number}")
-    return number
-
-
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
     return number
 
 

@@ -37,26 +37,28 @@ from pathlib import Path
 # (it also makes ``tests.factories`` importable).
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The repository root first (so ``vault`` is the package, not bench/vault.py), this folder
+# last (for the helpers in bench/_support.py).
+sys.path[:] = [
+    str(ROOT),
+    *(entry for entry in sys.path if Path(entry or ".").resolve() not in (HERE, ROOT)),
+    str(HERE),
+]
 
 import argparse
 import json
-import os
 import re
 import statistics
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, func, text
-from sqlalchemy.engine import make_url
+from _support import PG_ENV, fresh_database, pg_url, positive
+from sqlalchemy import Engine, event, func
 from sqlmodel import col, select
 
 import vault
@@ -81,7 +83,6 @@ from tests.factories import CAST, World
 GOAL_SECONDS = 1.0
 GOAL_ACCOUNTS = 1_000  # the time goal applies to this size
 DEFAULT_SIZES = "100,1000"
-PG_ENV = "REGISTRY_TEST_DATABASE_URL"
 
 RUNNER = "admin"  # admin and CED; runs the handover
 LEAVER = "agr_staff"
@@ -146,37 +147,6 @@ class SizeResult:
 
 
 # ------------------------------------------------------------------------------ databases
-
-
-def pg_url() -> str | None:
-    url = os.environ.get(PG_ENV, "")
-    return url if url.startswith("postgresql") else None
-
-
-@contextmanager
-def fresh_database(backend: str, directory: Path) -> Iterator[str]:
-    """The URL of an empty database: a SQLite file, or a new PostgreSQL schema (dropped after)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'bench.db'}"
-        return
-    base = pg_url()
-    assert base is not None
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield (
-                make_url(base)
-                .update_query_dict({"options": f"-csearch_path={schema}"})
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -416,13 +386,6 @@ def sizes_argument(value: str) -> list[int]:
     if not sizes or any(size < 1 for size in sizes):
         raise argparse.ArgumentTypeError("every size must be at least 1")
     return sorted(set(sizes))
-
-
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
 
 
 def main(argv: list[str] | None = None) -> int:

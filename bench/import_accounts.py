@@ -21,9 +21,13 @@ from pathlib import Path
 # ``bench/vault.py`` would shadow the ``vault`` package; put the repository root there instead.
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The repository root first (so ``vault`` is the package, not bench/vault.py), this folder
+# last (for the helpers in bench/_support.py).
+sys.path[:] = [
+    str(ROOT),
+    *(entry for entry in sys.path if Path(entry or ".").resolve() not in (HERE, ROOT)),
+    str(HERE),
+]
 
 import argparse
 import csv
@@ -34,6 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from _support import positive
 from sqlalchemy import Engine, case, func
 from sqlmodel import col, select
 
@@ -178,13 +183,6 @@ def run_once(rows: int, data: bytes) -> tuple[RunResult, list[str]]:
         finally:
             engine.dispose()
     return result, problems
-
-
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,9 +44,13 @@ from pathlib import Path
 # makes ``tests.factories`` importable).
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The repository root first (so ``vault`` is the package, not bench/vault.py), this folder
+# last (for the helpers in bench/_support.py).
+sys.path[:] = [
+    str(ROOT),
+    *(entry for entry in sys.path if Path(entry or ".").resolve() not in (HERE, ROOT)),
+    str(HERE),
+]
 
 import argparse
 import cProfile
@@ -62,6 +66,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from _support import positive
 from sqlalchemy import (
     Column,
     Engine,
@@ -357,13 +362,6 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
     return ordered[rank - 1]
-
-
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,9 +43,13 @@ from pathlib import Path
 # (it also makes ``tests.factories`` importable).
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The repository root first (so ``vault`` is the package, not bench/vault.py), this folder
+# last (for the helpers in bench/_support.py).
+sys.path[:] = [
+    str(ROOT),
+    *(entry for entry in sys.path if Path(entry or ".").resolve() not in (HERE, ROOT)),
+    str(HERE),
+]
 
 import argparse
 import asyncio
@@ -65,6 +69,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
+
+from _support import positive
 
 import vault
 from registry import migrate
@@ -527,13 +533,6 @@ def wrk_load(wrk: str, port: int, script: Path, connections: int, seconds: float
 
 
 # ------------------------------------------------------------------------------ report
-
-
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
 
 
 def positive_seconds(value: str) -> float:
