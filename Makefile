@@ -37,6 +37,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/vault.py
 	$(BIN)/python bench/handover.py
 	$(BIN)/python bench/compliance.py
+	$(BIN)/python bench/verify.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
