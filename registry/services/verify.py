@@ -10,8 +10,11 @@ read from the database, so once a decommission commits no worker says ``official
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, case, desc, func, select
+from sqlalchemy import Connection, Dialect, bindparam, case, desc, func, select
 from sqlmodel import SQLModel
 
 from registry.models import Account, AccountStatus, Department
@@ -68,9 +71,69 @@ def verify_url(connection: Connection, *, url: str) -> VerifyAnswer:
     return _answer(connection, known, shown, compared)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """The verification query compiled once per database dialect, for the DBAPI directly."""
+
+    sql: str
+    fixed: dict[str, Any]
+    order: tuple[str, ...] | None  # parameter names in order, for positional paramstyles
+    convert: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def build(cls, dialect: Dialect) -> _Prepared:
+        compiled = _QUERY.compile(dialect=dialect)
+        return cls(
+            sql=compiled.string,
+            fixed=dict(compiled.construct_params({"platform": "", "handle": ""})),
+            order=tuple(compiled.positiontup or ()) if dialect.positional else None,
+            convert=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in _QUERY.selected_columns
+            ),
+        )
+
+    def first(self, connection: Connection, **values: Any) -> tuple[Any, ...] | None:
+        params = {**self.fixed, **values}
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                self.sql, [params[name] for name in self.order] if self.order else params
+            )
+            raw = cursor.fetchone()
+        finally:
+            cursor.close()
+        if raw is None:
+            return None
+        return tuple(f(v) if f else v for f, v in zip(self.convert, raw, strict=True))
+
+
+_PREPARED: dict[str, _Prepared] = {}
+
+
+def _lookup(connection: Connection, platform: str, handle: str) -> Any:
+    """The best row for a handle: the active account, else the latest one. The public check is
+    the hottest path of the service, so this skips SQLAlchemy's per-execution work."""
+    dialect = connection.dialect
+    prepared = _PREPARED.get(dialect.name)
+    if prepared is None:
+        prepared = _PREPARED[dialect.name] = _Prepared.build(dialect)
+    row = prepared.first(connection, platform=platform, handle=handle)
+    return None if row is None else _Row(*row)
+
+
+class _Row(NamedTuple):
+    handle: str
+    display_name: str
+    category: str
+    status: str
+    activated_at: dt.datetime | None
+    decommissioned_at: dt.datetime | None
+    department: str
+
+
 def _answer(connection: Connection, platform: Platform, shown: str, compared: str) -> VerifyAnswer:
-    # One statement built once, with bound parameters: the hot path of the public check.
-    row = connection.execute(_QUERY, {"platform": platform.name, "handle": compared}).first()
+    row = _lookup(connection, platform.name, compared)
     label = f"{platform.label} @{shown}"
     if row is None:
         return VerifyAnswer(
