@@ -179,6 +179,8 @@ def db_current() -> None:
 
 
 def _migrate(action: str, revision: str) -> None:
+    from alembic.util import CommandError
+
     from registry import migrate
     from registry.db import make_engine
 
@@ -188,6 +190,8 @@ def _migrate(action: str, revision: str) -> None:
         try:
             getattr(migrate, action)(engine, revision)
             now = migrate.current(engine)
+        except CommandError as exc:
+            fail(f"{str(exc).rstrip('.')}; nothing changed.")
         finally:
             engine.dispose()
     stdout.print(f"Database is at revision {now or 'none'}.", markup=False)
@@ -1161,20 +1165,12 @@ def verify_command(
     from registry.db import make_engine
     from registry.services import verify
 
-    if (url is None) == (platform is None or handle is None) or (url and (platform or handle)):
-        fail("Give either --platform and --handle, or --url.")
     settings = get_settings()
     with database_errors(settings):
         engine = make_engine(settings.database_url)
         try:
             with engine.connect() as connection:
-                answer = (
-                    verify.verify_url(connection, url=url)
-                    if url is not None
-                    else verify.verify_handle(
-                        connection, platform=platform or "", handle=handle or ""
-                    )
-                )
+                answer = verify.answer(connection, platform=platform, handle=handle, url=url)
         finally:
             engine.dispose()
     if json_:

@@ -22,11 +22,6 @@ from registry.models.base import Category
 # "An employee's personal LinkedIn account is not an employment-related account."
 # ---------------------------------------------------------------------------------------------
 
-RULE_1 = (
-    "Only official and employment-related accounts are registered; personal accounts are the "
-    "property of the employee and stay out of the registry."
-)
-
 
 def check_category(category: str) -> Category:
     """Return the category, or refuse anything that is not official or employment-related."""

@@ -49,4 +49,4 @@ def parse_choice(choices: type[E], value: str, *, what: str) -> E:
         return choices(value.strip().lower())
     except ValueError:
         known = ", ".join(member.value for member in choices)
-        raise InvalidInput(f"Unknown {what} {value!r}; {what}s are {known}.") from None
+        raise InvalidInput(f"Unknown {what} {value!r}; choose one of {known}.") from None

@@ -100,7 +100,7 @@ class TestGrant:
         with pytest.raises(NotFound, match="No account with id 424242"):
             change(world, "grant", "admin", 424242, world.email("ced2"))
         account = world.account()
-        with pytest.raises(NotFound, match="No person"):
+        with pytest.raises(NotFound, match="not a registered person"):
             change(world, "grant", "admin", account.id or 0, "nobody@gov.mb.ca")
 
     def test_grant_then_revoke_keeps_history(self, world: World) -> None:

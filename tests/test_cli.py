@@ -263,6 +263,9 @@ class TestInstalledCommand:
         refused = run("access", "revoke", "1", STAFF)
         assert refused.returncode == 1
         assert "Cannot revoke" in refused.stderr and "Traceback" not in refused.stderr
+        bad_revision = run("db", "downgrade", "nosuch")
+        assert bad_revision.returncode == 1 and "Traceback" not in bad_revision.stderr
+        assert "nosuch" in bad_revision.stderr
         current = run("db", "current")
         assert current.returncode == 0 and "up to date" in current.stdout
 
@@ -407,4 +410,7 @@ class TestVerifyCommand:
         lookalike = cli("verify", "--url", "https://facebook.com.evil.io/ManitobaAg", ok=False)
         assert lookalike.exit_code == 1 and "Traceback" not in lookalike.stderr
         both = cli("verify", "--url", "https://x.com/a", "--platform", "x", ok=False)
-        assert both.exit_code == 1 and "either --platform and --handle, or --url" in both.stderr
+        assert (
+            both.exit_code == 1
+            and "either a platform and a handle, or a profile URL" in both.stderr
+        )

@@ -181,3 +181,10 @@ class TestConsole:
         done = api.client.post("/console/handover/confirm", data=form)
         assert re.search(r"Handover \d+ is done", done.text)
         assert CAST["agr_requester"][0] in api.client.get(f"/console/accounts/{account_id}").text
+
+    def test_a_form_missing_a_field_answers_a_page_not_json(self, api: Api) -> None:
+        csrf = sign_in(api.client, api.tokens["admin"])
+        response = api.client.post("/console/handover/preview", data={"csrf": csrf})
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Invalid input: departing: Field required" in response.text

@@ -10,7 +10,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from registry.errors import CONCURRENT_CHANGE, DATABASE_UNAVAILABLE, RegistryError
+from registry.errors import (
+    CONCURRENT_CHANGE,
+    DATABASE_UNAVAILABLE,
+    InvalidInput,
+    RegistryError,
+)
 
 
 class ErrorBody(BaseModel):
@@ -81,6 +86,10 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if is_page(request):  # a form with a field missing or too long
+            from registry.web.routes import error_page
+
+            return error_page(request, InvalidInput(_describe(exc.errors())))
         body = ErrorBody(error="invalid_input", detail=_describe(exc.errors()))
         return JSONResponse(body.model_dump(exclude_none=True), status_code=422)

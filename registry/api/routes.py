@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field, SecretStr
 from registry.api.deps import ActorDep, SessionDep, SettingsDep, VaultDep
 from registry.api.errors import ErrorBody, error_responses
 from registry.db import read_only
-from registry.errors import InvalidInput
 from registry.models import (
     AccessGrantPublic,
     AccountPublic,
@@ -633,15 +632,12 @@ async def verify_account(request: Request) -> verify.VerifyAnswer:
     the hand-off to a worker thread).
     """
     query = request.query_params
-    platform, handle, url = query.get("platform"), query.get("handle"), query.get("url")
-    if (url is None) == (platform is None or handle is None):
-        raise InvalidInput("Ask with either platform and handle, or url.")
-    if len(platform or "") > 32 or len(handle or "") > 200 or len(url or "") > 2000:
-        raise InvalidInput("The platform, handle or url is too long.")
     with read_only(request.app.state.engine) as connection:
-        if url is not None:
-            answer = verify.verify_url(connection, url=url)
-        else:
-            answer = verify.verify_handle(connection, platform=platform or "", handle=handle or "")
+        answer = verify.answer(
+            connection,
+            platform=query.get("platform"),
+            handle=query.get("handle"),
+            url=query.get("url"),
+        )
     # Already a validated model: send it as it is rather than validating it a second time.
     return JSONResponse(answer.model_dump(mode="json"))  # type: ignore[return-value]

@@ -12,13 +12,12 @@ from registry.models import (
     Account,
     AccountStatus,
     Person,
-    PersonStatus,
     Role,
     utcnow,
 )
-from registry.rules import check_government_email, holder_shortfalls
+from registry.rules import holder_shortfalls
 from registry.services import audit
-from registry.services.accounts import ced_department_id, holder_facts, label
+from registry.services.accounts import ced_department_id, eligible_holder, holder_facts, label
 from registry.services.actors import Actor, find_person
 
 
@@ -68,6 +67,13 @@ def check_holders(
         )
 
 
+def _registered(session: Session, email: str) -> Person | None:
+    try:
+        return find_person(session, email)
+    except NotFound:
+        return None
+
+
 def grant(
     session: Session, *, settings: Settings, actor: Actor, account_id: int, email: str
 ) -> AccessGrant:
@@ -75,10 +81,7 @@ def grant(
     account = lock_account(session, account_id)
     if account.status == AccountStatus.decommissioned:
         raise InvalidTransition(f"{label(account).capitalize()} is decommissioned.")
-    person = find_person(session, email)
-    if person.status != PersonStatus.active:
-        raise RuleViolation(f"{person.email} has left government and cannot hold accounts.")
-    check_government_email(person.email, settings.approved_domains, what="Holder")
+    person = eligible_holder(_registered(session, email), email.strip(), settings=settings)
     if person in active_holders(session, account_id):
         raise Conflict(f"{person.email} already holds {label(account)}.")
     row = AccessGrant(account_id=account_id, person_id=person.id or 0, granted_by_id=actor.id)

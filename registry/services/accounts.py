@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import insert, or_
 from sqlmodel import Session, col, select
 
 from registry.config import Settings
@@ -116,6 +116,17 @@ def holder_facts(people: Iterable[Person], *, ced_id: int | None) -> list[Holder
         )
         for p in people
     ]
+
+
+def eligible_holder(person: Person | None, address: str, *, settings: Settings) -> Person:
+    """Who may hold an account: a registered person still in government (rule 6) with a
+    government address (rule 2). Every path that names holders checks through here."""
+    if person is None:
+        raise NotFound(f"Holder {address} is not a registered person.")
+    if person.status != PersonStatus.active:
+        raise RuleViolation(f"Holder {person.email} has left government and cannot hold accounts.")
+    check_government_email(person.email, settings.approved_domains, what="Holder")
+    return person
 
 
 def find_live_handle(session: Session, platform: str, handle_normalized: str) -> Account | None:
@@ -319,10 +330,6 @@ def show_account(session: Session, *, actor: Actor, account_id: int) -> AccountP
     return to_public(session, [get_visible_account(session, actor=actor, account_id=account_id)])[0]
 
 
-def count_accounts(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(Account)).one()
-
-
 # ------------------------------------------------------------------------------ import
 
 IMPORT_COLUMNS = (
@@ -483,11 +490,7 @@ def _import_holders(raw: str, *, settings: Settings, people: dict[str, Person]) 
         if not part.strip():
             continue
         address = check_government_email(part, settings.approved_domains, what="Holder")
-        person = people.get(address)
-        if person is None:
-            raise NotFound(f"holder {address} is not a registered person")
-        if person.status != PersonStatus.active:
-            raise RuleViolation(f"holder {address} has left government")
+        person = eligible_holder(people.get(address), address, settings=settings)
         if person not in holders:
             holders.append(person)
     return holders

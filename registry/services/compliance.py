@@ -66,10 +66,6 @@ class ComplianceReport(SQLModel):
     findings: list[Finding] = Field(default_factory=list)
     totals: list[DepartmentTotals] = Field(default_factory=list)
 
-    @property
-    def clean(self) -> bool:
-        return not self.findings
-
 
 def report(
     session: Session,
@@ -84,7 +80,10 @@ def report(
     if department:
         dept_id: int | None = departments.get_by_code(session, department).id
         if not actor.sees_all and dept_id != actor.department_id:
-            raise_forbidden(actor)
+            raise Forbidden(
+                f"{actor.email} may only see the compliance of their own department "
+                f"({actor.department_code})."
+            )
     elif actor.sees_all:
         dept_id = None
     else:
@@ -105,13 +104,6 @@ def report(
         department=department.upper() if department else None,
         findings=findings,
         totals=scope.totals(findings),
-    )
-
-
-def raise_forbidden(actor: Actor) -> None:
-    raise Forbidden(
-        f"{actor.email} may only see the compliance of their own department "
-        f"({actor.department_code})."
     )
 
 
@@ -456,11 +448,7 @@ class _Scope:
         )
         if self.dept_id is not None:
             query = query.where(col(Department.id) == self.dept_id)
-        counts = dict(
-            self.session.execute(query).tuple_tuples()
-            if False
-            else self.session.execute(query).all()
-        )
+        counts: dict[str, int] = {code: n for code, n in self.session.execute(query)}
         per_dept = Counter(f.department for f in findings)
         high = Counter(f.department for f in findings if f.severity == HIGH)
         names = sorted(set(counts) | set(per_dept))

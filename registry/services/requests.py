@@ -44,7 +44,7 @@ from registry.models import (
 )
 from registry.rules import check_government_email, holder_shortfalls
 from registry.services import access, accounts, audit, departments
-from registry.services.actors import Actor, find_person
+from registry.services.actors import Actor
 from registry.validation import clean_text, parse_choice
 
 MAX_HOLDERS = 50
@@ -196,10 +196,12 @@ def _holders(session: Session, *, settings: Settings, emails: Sequence[str]) -> 
         raise InvalidInput(f"At most {MAX_HOLDERS} holders may be named at once.")
     people: list[Person] = []
     for email in emails:
-        check_government_email(email, settings.approved_domains, what="Holder")
-        person = find_person(session, email)
-        if person.status != PersonStatus.active:
-            raise InvalidInput(f"Holder {person.email} has left government.")
+        address = check_government_email(email, settings.approved_domains, what="Holder")
+        person = accounts.eligible_holder(
+            session.exec(select(Person).where(Person.email == address)).first(),
+            address,
+            settings=settings,
+        )
         if person not in people:
             people.append(person)
     return people

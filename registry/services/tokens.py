@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from registry.config import Settings
 from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from registry.models import ApiToken, Person, Role, TokenPublic, utcnow
+from registry.models import ApiToken, Person, PersonStatus, Role, TokenPublic, utcnow
 from registry.services import audit
 from registry.services.actors import Actor, actor_by_id, find_person
 
@@ -43,7 +43,7 @@ def create_token(
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"A token lasts from 1 to {MAX_DAYS} days, not {days}.")
     person = find_person(session, email)
-    if person.status != "active":
+    if person.status != PersonStatus.active:
         raise Forbidden(f"{person.email} has left government and cannot be given a token.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(

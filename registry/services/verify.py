@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Dialect, bindparam, case, desc, func, select
 from sqlmodel import SQLModel
 
+from registry.errors import InvalidInput
 from registry.models import Account, AccountStatus, Department
 from registry.platforms import Platform, get_platform, normalize_handle, parse_profile_url
 
@@ -57,6 +58,19 @@ _QUERY = (
     )
     .limit(1)
 )
+
+
+def answer(
+    connection: Connection, *, platform: str | None, handle: str | None, url: str | None
+) -> VerifyAnswer:
+    """The public question as the API and the CLI take it: platform and handle, or a URL."""
+    if len(platform or "") > 32 or len(handle or "") > 200 or len(url or "") > 2000:
+        raise InvalidInput("The platform, handle or URL is too long.")
+    if url is not None and platform is None and handle is None:
+        return verify_url(connection, url=url)
+    if url is None and platform is not None and handle is not None:
+        return verify_handle(connection, platform=platform, handle=handle)
+    raise InvalidInput("Give either a platform and a handle, or a profile URL.")
 
 
 def verify_handle(connection: Connection, *, platform: str, handle: str) -> VerifyAnswer:

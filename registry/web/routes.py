@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from registry.api.deps import SessionDep, SettingsDep
+from registry.config import Settings
 from registry.errors import RegistryError, Unauthenticated
 from registry.keys import open_keyring
 from registry.models import Role, WebSession
@@ -66,11 +67,20 @@ def _page(
     return response
 
 
-def _console(request: Request, session: Session, settings: Any) -> tuple[WebSession, Actor]:
+def _console(request: Request, session: Session, settings: Settings) -> tuple[WebSession, Actor]:
     try:
         return websessions.resume(session, settings=settings, cookie=request.cookies.get(COOKIE))
     except Unauthenticated:
         raise SignInRequired from None
+
+
+def _form(
+    request: Request, session: Session, settings: Settings, csrf: str
+) -> tuple[WebSession, Actor]:
+    """A signed-in browser posting a form that carries its session's CSRF token."""
+    web, actor = _console(request, session, settings)
+    websessions.check_csrf(web, csrf)
+    return web, actor
 
 
 def _attempt(session: Session, work: Callable[[], T]) -> tuple[T | None, RegistryError | None]:
@@ -211,8 +221,7 @@ def logout(
     settings: SettingsDep,
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    web, actor = _console(request, session, settings)
-    websessions.check_csrf(web, csrf)
+    web, actor = _form(request, session, settings, csrf)
     websessions.sign_out(session, web=web, actor=actor)
     response = RedirectResponse("/login?notice=" + quote("You are signed out."), status_code=303)
     response.delete_cookie(COOKIE, path="/")
@@ -262,8 +271,7 @@ def approve(
     comment: Annotated[str, Form(max_length=2000)] = "",
     holders: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
-    web, actor = _console(request, session, settings)
-    websessions.check_csrf(web, csrf)
+    web, actor = _form(request, session, settings, csrf)
     extra = [h.strip() for h in holders.replace(";", ",").split(",") if h.strip()]
     done, error = _attempt(
         session,
@@ -296,8 +304,7 @@ def reject(
     csrf: Annotated[str, Form(max_length=100)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    web, actor = _console(request, session, settings)
-    websessions.check_csrf(web, csrf)
+    web, actor = _form(request, session, settings, csrf)
     done, error = _attempt(
         session,
         lambda: requests.reject(session, actor=actor, request_id=request_id, reason=reason),
@@ -409,7 +416,7 @@ def accounts_page(
 def _account_page(
     request: Request,
     session: Session,
-    settings: Any,
+    settings: Settings,
     web: WebSession,
     actor: Actor,
     account_id: int,
@@ -463,8 +470,7 @@ def reveal(
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> HTMLResponse:
     """The value is shown once, in this response only, which no cache may keep."""
-    web, actor = _console(request, session, settings)
-    websessions.check_csrf(web, csrf)
+    web, actor = _form(request, session, settings, csrf)
     revealed, error = _attempt(
         session,
         lambda: credentials.reveal(
@@ -529,15 +535,14 @@ def handover_form(request: Request, session: SessionDep, settings: SettingsDep) 
 def _handover(
     request: Request,
     session: Session,
-    settings: Any,
+    settings: Settings,
     departing: str,
     successor: str,
     csrf: str,
     *,
     dry_run: bool,
 ) -> HTMLResponse:
-    web, actor = _console(request, session, settings)
-    websessions.check_csrf(web, csrf)
+    web, actor = _form(request, session, settings, csrf)
     report, error = _attempt(
         session,
         lambda: handover.handover(
