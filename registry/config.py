@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     credential_retention_days: int = Field(
         default=90, ge=0, description="Days a decommissioned account's credentials are kept."
     )
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest HTTP request body accepted (a 10,000-row CSV is about 1 MB).",
+    )
 
     @cached_property
     def approved_domains(self) -> tuple[str, ...]:

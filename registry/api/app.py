@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from registry.api import errors
 from registry.api.routes import public_router, router, verify_account
+from registry.api.security import SecurityMiddleware
 from registry.config import Settings, get_settings
 from registry.db import make_engine
 from registry.keys import session_info
@@ -32,4 +33,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(public_router)
     app.include_router(router)
     app.include_router(web_router)
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_request_bytes)
     return app

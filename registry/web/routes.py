@@ -8,6 +8,8 @@ one transaction: a refusal is rolled back and shown in one sentence.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +44,24 @@ COOKIE = "registry_session"
 LOGIN_COOKIE = "registry_login_csrf"
 AUDIT_READERS = (Role.admin, Role.ced, Role.auditor)
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+def _style_hash() -> str:
+    """The CSP hash of base.html's one inline stylesheet (static text, no template tags)."""
+    text = (TEMPLATES / "base.html").read_text(encoding="utf-8")
+    start = text.index("<style>") + len("<style>")
+    style = text[start : text.index("</style>", start)]
+    digest = hashlib.sha256(style.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+# Pages may load nothing but their own stylesheet, post forms only here, never be framed.
+PAGE_CSP = (
+    f"default-src 'none'; style-src {_style_hash()}; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
 
@@ -57,13 +76,14 @@ def _page(
     *,
     title: str,
     status_code: int = 200,
-    no_store: bool = False,
     **context: Any,
 ) -> HTMLResponse:
     response = templates.TemplateResponse(
         request, template, {"title": title, **context}, status_code=status_code
     )
-    response.headers["Cache-Control"] = "no-store" if no_store else "private, no-cache"
+    # Pages name people and accounts: never kept in a browser's or a proxy's cache.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 
 
