@@ -14,7 +14,7 @@ from registry.config import Settings
 from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from registry.models import ApiToken, Person, PersonStatus, Role, TokenPublic, utcnow
 from registry.services import audit
-from registry.services.actors import Actor, actor_by_id, find_person
+from registry.services.actors import Actor, actor_by_id, find_person, normalize_email
 
 TOKEN_PREFIX = "smr_"  # noqa: S105 (a label, not a secret)
 DEFAULT_DAYS = 90
@@ -70,9 +70,12 @@ def create_token(
     return IssuedToken(row=row, token=token)
 
 
+REFUSED = "The API token is missing, unknown, expired or revoked."
+
+
 def valid_token(session: Session, token: str) -> ApiToken:
     """The stored row of a live token; one message for every kind of failure."""
-    refused = Unauthenticated("The API token is missing, unknown, expired or revoked.")
+    refused = Unauthenticated(REFUSED)
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise refused
     digest = _digest(token)
@@ -85,8 +88,20 @@ def valid_token(session: Session, token: str) -> ApiToken:
 
 
 def authenticate(session: Session, *, settings: Settings, token: str) -> Actor:
-    """The actor a bearer token stands for (refused when the person has left)."""
-    return actor_by_id(session, settings, valid_token(session, token).person_id)
+    """The actor a bearer token stands for (refused when the person has left).
+
+    Every refusal says the same sentence: a token that fails says nothing of whether its
+    owner exists, has left or what their address is.
+    """
+    return owner(session, settings, valid_token(session, token))
+
+
+def owner(session: Session, settings: Settings, row: ApiToken) -> Actor:
+    """The actor a live token belongs to, refused in the same words as a bad token."""
+    try:
+        return actor_by_id(session, settings, row.person_id)
+    except Unauthenticated:
+        raise Unauthenticated(REFUSED) from None
 
 
 def to_public(session: Session, rows: list[ApiToken]) -> list[TokenPublic]:
@@ -111,13 +126,22 @@ def list_tokens(session: Session, *, actor: Actor, email: str | None = None) -> 
     """Tokens without their secrets: an administrator's choice of person, else the actor's own."""
     query = select(ApiToken).order_by(col(ApiToken.id))
     if email:
-        person = find_person(session, email)
-        if person.id != actor.id:
+        # Authorize before looking the address up, so a refusal says nothing of whether
+        # such a person exists.
+        if not actor.has(Role.admin) and not _same_address(email, actor.email):
             actor.require(Role.admin, to="list other people's tokens")
+        person = find_person(session, email)
         query = query.where(ApiToken.person_id == person.id)
     elif not actor.has(Role.admin):
         query = query.where(ApiToken.person_id == actor.id)
     return to_public(session, list(session.exec(query)))
+
+
+def _same_address(email: str, own: str) -> bool:
+    try:
+        return normalize_email(email) == own
+    except InvalidInput:
+        return False
 
 
 def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:

@@ -27,7 +27,7 @@ def sign_in(session: Session, *, settings: Settings, token: str) -> tuple[str, W
     """Check the token; return the new cookie value (shown to the browser only), the row and
     the actor."""
     row = tokens.valid_token(session, token.strip())
-    actor = actor_by_id(session, settings, row.person_id)
+    actor = tokens.owner(session, settings, row)
     cookie = secrets.token_urlsafe(32)
     web = WebSession(
         session_hash=_digest(cookie),
@@ -59,7 +59,10 @@ def resume(session: Session, *, settings: Settings, cookie: str | None) -> tuple
     token = session.get(ApiToken, web.token_id)
     if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
         raise Unauthenticated(SIGNED_OUT)
-    return web, actor_by_id(session, settings, web.person_id)
+    try:
+        return web, actor_by_id(session, settings, web.person_id)
+    except Unauthenticated:
+        raise Unauthenticated(SIGNED_OUT) from None
 
 
 def check_csrf(web: WebSession, value: str | None) -> None:
