@@ -244,6 +244,6 @@ class TestHandover:
                 departing=CAST["agr_staff"][0],
                 successor=CAST["agr_requester"][0],
             )
-        assert reached == ["handover.grants_ended"]
+        assert reached == ["handover.planned", "handover.grants_ended"]
         with Session(fresh_db.engine) as session:
             assert dump(session) == before

@@ -18,6 +18,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,10 +59,29 @@ ROTATION_REASON = "known to a holder who left"
 REVEAL_LOOKBACK = dt.timedelta(days=365)
 # Roles that let a person decide or administer; a leaver keeps none of them.
 PRIVILEGED_ROLES = (Role.dept_approver, Role.ced, Role.admin)
+# Crash tests: pause at the checkpoint named by PAUSE_AT, announced in the file PAUSE_FILE.
+PAUSE_AT = "REGISTRY_PAUSE_AT"
+PAUSE_FILE = "REGISTRY_PAUSE_FILE"
+PAUSE_SECONDS = 60.0
 
 
 def checkpoint(name: str) -> None:
-    """A named point in the handover's changes; tests replace it to inject a failure."""
+    """A named point in the handover's changes; tests replace it to inject a failure.
+
+    Inert unless the environment variable ``REGISTRY_PAUSE_AT`` equals ``name`` (read at
+    each call). Then the process writes ``name`` to the file named by
+    ``REGISTRY_PAUSE_FILE`` (when set), and sleeps up to ``PAUSE_SECONDS`` before going on,
+    so a crash test can kill it (SIGKILL) at this point with the transaction still open.
+    """
+    if os.environ.get(PAUSE_AT) != name:
+        return
+    announce = os.environ.get(PAUSE_FILE)
+    if announce:
+        with open(announce, "w", encoding="utf-8") as out:
+            out.write(name + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    time.sleep(PAUSE_SECONDS)
 
 
 @dataclass
@@ -102,11 +123,13 @@ def handover(
     report = _report(plan, actor=actor, at=now, dry_run=dry_run)
     if dry_run:
         return report
+    checkpoint("handover.planned")
     record = _apply(session, plan, actor=actor, now=now, report=report)
     report.id = record.id
     record.report = report.model_dump(mode="json")
     session.add(record)
     session.flush()
+    checkpoint("handover.flushed")  # every change is in the transaction; the edge commits
     return report
 
 
@@ -397,6 +420,7 @@ def _apply(
             .where(col(Credential.id).in_([c.id for c, _ in plan.due]))
             .values(rotation_due_at=now, rotation_reason=ROTATION_REASON)
         )
+    checkpoint("handover.leaver_left")
     record = Handover(
         run_by_id=actor.id,
         leaver_id=leaver_id,
@@ -435,6 +459,7 @@ def _apply(
             "roles_removed": report.roles_removed,
         },
     )
+    checkpoint("handover.recorded")
     return record
 
 
