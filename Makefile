@@ -38,6 +38,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/handover.py
 	$(BIN)/python bench/compliance.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/cli_start.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

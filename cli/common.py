@@ -1,4 +1,9 @@
-"""What every command shares: who is acting, one transaction, errors and output."""
+"""What every command shares: who is acting, one transaction, errors and output.
+
+Only Typer and Rich are imported up front: ``registry --help`` and the help of every command
+must not pay for SQLAlchemy, pydantic or the services. What a command needs is imported when
+it runs (``tests/test_cli_startup.py`` holds the line).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,20 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
-from sqlmodel import Session
 
-from registry.config import Settings, get_settings
-from registry.db import make_engine, session_scope
 from registry.errors import CONCURRENT_CHANGE, RegistryError
-from registry.keys import open_keyring, session_info
-from registry.services.actors import Actor, resolve_actor
-from vault import Keyring
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from registry.config import Settings
+    from registry.services.actors import Actor
+    from vault import Keyring
 
 AsOption = Annotated[
     str | None,
@@ -56,16 +58,24 @@ class Work:
 
     def keyring(self) -> Keyring:
         """The vault's keyring, opened only by commands that touch secrets."""
+        from registry.keys import open_keyring
+
         return open_keyring(self.settings)
 
 
-def _engine(settings: Settings) -> Engine:
-    return make_engine(settings.database_url)
+def get_settings() -> Settings:
+    """The settings from the environment (pydantic-settings is loaded only when asked)."""
+    from registry import config
+
+    return config.get_settings()
 
 
 @contextmanager
 def database_errors(settings: Settings) -> Iterator[None]:
     """Turn registry errors and an unreachable or empty database into one clear sentence."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+
     where = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
         yield
@@ -83,9 +93,13 @@ def database_errors(settings: Settings) -> Iterator[None]:
 @contextmanager
 def work(as_: str | None) -> Iterator[Work]:
     """One command, one transaction, acting as ``as_`` (or REGISTRY_ACTOR)."""
+    from registry.db import make_engine, session_scope
+    from registry.keys import session_info
+    from registry.services.actors import resolve_actor
+
     settings = get_settings()
     with database_errors(settings):
-        engine = _engine(settings)
+        engine = make_engine(settings.database_url)
         try:
             with session_scope(engine, session_info(settings)) as session:
                 actor = resolve_actor(session, settings, as_ or settings.actor)
@@ -95,6 +109,8 @@ def work(as_: str | None) -> Iterator[Work]:
 
 
 def emit_json(value: Any) -> None:
+    from pydantic import BaseModel
+
     data: Any
     if isinstance(value, BaseModel):
         data = value.model_dump(mode="json")

@@ -1,4 +1,7 @@
-"""What every table shares: constraint names, UTC timestamps and the string enums."""
+"""What every table shares: constraint names, UTC timestamps and the string enums.
+
+The enums are defined in ``registry.enums`` (importable without SQLAlchemy) and re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,11 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
+
+from registry.enums import AccountStatus as AccountStatus
+from registry.enums import Category as Category
+from registry.enums import PersonStatus as PersonStatus
+from registry.enums import Role as Role
 
 # Stable constraint names, set before any table is declared, so migrations can name what they
 # drop or alter on every database.
@@ -46,31 +54,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
-
-
-class Role(StrEnum):
-    requester = "requester"
-    dept_approver = "dept_approver"
-    ced = "ced"
-    admin = "admin"
-    auditor = "auditor"
-
-
-class PersonStatus(StrEnum):
-    active = "active"
-    left = "left"
-
-
-class Category(StrEnum):
-    official = "official"
-    employment_related = "employment_related"
-
-
-class AccountStatus(StrEnum):
-    pending = "pending"
-    active = "active"
-    suspended = "suspended"
-    decommissioned = "decommissioned"
 
 
 def sql_in(values: type[StrEnum]) -> str:
