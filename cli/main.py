@@ -1,4 +1,9 @@
-"""``registry``: the command line over the same services as the HTTP API."""
+"""``registry``: the command line over the same services as the HTTP API.
+
+Each command imports the services and models it uses when it runs, so that ``registry --help``
+(and a command's help) loads little beyond Typer; only ``serve`` loads the web stack and only
+``init`` and ``db`` load Alembic. ``tests/test_cli_startup.py`` checks it.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cli import backup as backup_cmd
 from cli.common import (
     AsOption,
     JsonOption,
@@ -21,36 +27,28 @@ from cli.common import (
     emit_json,
     emit_table,
     fail,
+    get_settings,
     stderr,
     stdout,
     work,
 )
-from registry.config import get_settings
-from registry.models import (
-    AccessGrant,
-    AccessGrantPublic,
-    AccountPublic,
-    DepartmentPublic,
-    HandoverReport,
-    PersonPublic,
-    RequestPublic,
-    Role,
-    TokenCreated,
-)
-from registry.services import (
-    access,
-    accounts,
-    audit,
-    compliance,
-    credentials,
-    departments,
-    handover,
-    people,
-    requests,
-    setup,
-    tokens,
-)
-from vault import Secret
+from registry.enums import Role
+from registry.validation import MAX_ID
+
+if TYPE_CHECKING:
+    from registry.models import (
+        AccessGrant,
+        AccessGrantPublic,
+        AccountPublic,
+        HandoverReport,
+        PersonPublic,
+        RequestPublic,
+    )
+    from vault import Secret
+
+# registry.services.tokens.DEFAULT_DAYS, repeated so that the help need not load the services
+# (tests/test_cli_startup.py checks that the two agree).
+TOKEN_DAYS = 90
 
 app = typer.Typer(
     name="registry",
@@ -94,6 +92,7 @@ def init(
     from registry import migrate
     from registry.db import make_engine, session_scope
     from registry.keys import ensure_keyring, session_info
+    from registry.services import people, setup
 
     settings = get_settings()
     with database_errors(settings):
@@ -146,6 +145,10 @@ def serve(
         workers=workers,
         log_level="info",
     )
+
+
+app.command("backup")(backup_cmd.backup)
+app.command("restore")(backup_cmd.restore)
 
 
 @db_app.command("upgrade")
@@ -208,6 +211,9 @@ def departments_add(
     json_: JsonOption = False,
 ) -> None:
     """Add a department (administrators)."""
+    from registry.models import DepartmentPublic
+    from registry.services import departments
+
     with work(as_) as w:
         dept = departments.add_department(w.session, actor=w.actor, code=code, name=name)
         public = DepartmentPublic.model_validate(dept, from_attributes=True)
@@ -220,6 +226,9 @@ def departments_add(
 @departments_app.command("list")
 def departments_list(as_: AsOption = None, json_: JsonOption = False) -> None:
     """List departments."""
+    from registry.models import DepartmentPublic
+    from registry.services import departments
+
     with work(as_) as w:
         rows = [
             DepartmentPublic.model_validate(d, from_attributes=True)
@@ -246,6 +255,8 @@ def people_add(
     json_: JsonOption = False,
 ) -> None:
     """Register a person (administrators)."""
+    from registry.services import people
+
     with work(as_) as w:
         person = people.add_person(
             w.session,
@@ -281,6 +292,8 @@ def people_list(
     json_: JsonOption = False,
 ) -> None:
     """List the people you may see."""
+    from registry.services import people
+
     with work(as_) as w:
         rows = people.list_people(w.session, actor=w.actor, department=department)
     if json_:
@@ -294,6 +307,8 @@ def people_show(
     email: Annotated[str, typer.Argument()], as_: AsOption = None, json_: JsonOption = False
 ) -> None:
     """Show one person."""
+    from registry.services import people
+
     with work(as_) as w:
         person = people.show_person(w.session, actor=w.actor, email=email)
     if json_:
@@ -308,11 +323,14 @@ def people_show(
 @tokens_app.command("create")
 def tokens_create(
     email: Annotated[str, typer.Argument(help="Whose token.")],
-    days: Annotated[int, typer.Option(help="Days until it expires.")] = tokens.DEFAULT_DAYS,
+    days: Annotated[int, typer.Option(help="Days until it expires.")] = TOKEN_DAYS,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Create an API token (administrators). It is printed once and never again."""
+    from registry.models import TokenCreated
+    from registry.services import tokens
+
     with work(as_) as w:
         issued = tokens.create_token(w.session, actor=w.actor, email=email, days=days)
         public = tokens.to_public(w.session, [issued.row])[0]
@@ -335,6 +353,8 @@ def tokens_list(
     json_: JsonOption = False,
 ) -> None:
     """List tokens (never their secrets)."""
+    from registry.services import tokens
+
     with work(as_) as w:
         rows = tokens.list_tokens(w.session, actor=w.actor, email=email)
     if json_:
@@ -359,11 +379,13 @@ def tokens_list(
 
 @tokens_app.command("revoke")
 def tokens_revoke(
-    token_id: Annotated[int, typer.Argument(help="The token's id.")],
+    token_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The token's id.")],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Revoke a token (your own, or any as an administrator)."""
+    from registry.services import tokens
+
     with work(as_) as w:
         row = tokens.revoke_token(w.session, actor=w.actor, token_id=token_id)
         public = tokens.to_public(w.session, [row])[0]
@@ -398,6 +420,8 @@ def accounts_list(
     json_: JsonOption = False,
 ) -> None:
     """List the accounts you may see."""
+    from registry.services import accounts
+
     with work(as_) as w:
         rows = accounts.list_accounts(
             w.session, actor=w.actor, department=department, status=status, platform=platform
@@ -410,11 +434,13 @@ def accounts_list(
 
 @accounts_app.command("show")
 def accounts_show(
-    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Show one account and its holders."""
+    from registry.services import accounts
+
     with work(as_) as w:
         account = accounts.show_account(w.session, actor=w.actor, account_id=account_id)
     if json_:
@@ -437,6 +463,8 @@ def accounts_import(
     json_: JsonOption = False,
 ) -> None:
     """Import CED's existing list: every row checked, all rows or none, bad rows named."""
+    from registry.services import accounts
+
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -474,6 +502,8 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None] | None]:
 def _change_access(
     operation: Callable[..., AccessGrant], account_id: int, email: str, as_: str | None
 ) -> AccessGrantPublic:
+    from registry.services import access
+
     with work(as_) as w:
         row = operation(
             w.session, settings=w.settings, actor=w.actor, account_id=account_id, email=email
@@ -483,12 +513,14 @@ def _change_access(
 
 @access_app.command("grant")
 def access_grant(
-    account_id: Annotated[int, typer.Argument()],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID)],
     email: Annotated[str, typer.Argument()],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Give a person access to an account (CED or administrators)."""
+    from registry.services import access
+
     public = _change_access(access.grant, account_id, email, as_)
     if json_:
         emit_json(public)
@@ -498,12 +530,14 @@ def access_grant(
 
 @access_app.command("revoke")
 def access_revoke(
-    account_id: Annotated[int, typer.Argument()],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID)],
     email: Annotated[str, typer.Argument()],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Take a person's access away (CED or administrators); refused if rule 3 would break."""
+    from registry.services import access
+
     public = _change_access(access.revoke, account_id, email, as_)
     if json_:
         emit_json(public)
@@ -543,6 +577,8 @@ def request_new(
     json_: JsonOption = False,
 ) -> None:
     """Ask for a new official or employment-related account."""
+    from registry.services import requests
+
     with work(as_) as w:
         request = requests.submit_new_account(
             w.session,
@@ -569,12 +605,14 @@ def request_new(
 
 @request_app.command("decommission")
 def request_decommission(
-    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
     reason: Annotated[str, typer.Option(help="Why it should close.")],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Ask for an account to be decommissioned."""
+    from registry.services import requests
+
     with work(as_) as w:
         request = requests.submit_decommission(
             w.session, actor=w.actor, account_id=account_id, reason=reason
@@ -596,6 +634,8 @@ def request_list(
     json_: JsonOption = False,
 ) -> None:
     """List the requests you may see."""
+    from registry.services import requests
+
     with work(as_) as w:
         rows = requests.list_requests(
             w.session, actor=w.actor, state=state, awaiting_me=awaiting_me, department=department
@@ -624,11 +664,13 @@ def request_list(
 
 @request_app.command("show")
 def request_show(
-    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    request_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The request's id.")],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Show one request and its decisions."""
+    from registry.services import requests
+
     with work(as_) as w:
         request = requests.show_request(w.session, actor=w.actor, request_id=request_id)
     if json_:
@@ -651,13 +693,15 @@ def request_show(
 
 @request_app.command("approve")
 def request_approve(
-    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    request_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The request's id.")],
     comment: Annotated[str | None, typer.Option(help="A note kept with the decision.")] = None,
     holder: HolderOption = None,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Approve the request's current stage (CED may add holders at the final approval)."""
+    from registry.services import requests
+
     with work(as_) as w:
         request = requests.approve(
             w.session,
@@ -679,12 +723,14 @@ def request_approve(
 
 @request_app.command("reject")
 def request_reject(
-    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    request_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The request's id.")],
     reason: Annotated[str, typer.Option(help="Why (required).")],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Reject an open request at its current stage."""
+    from registry.services import requests
+
     with work(as_) as w:
         request = requests.reject(w.session, actor=w.actor, request_id=request_id, reason=reason)
         public = requests.to_public(w.session, [request])[0]
@@ -693,11 +739,13 @@ def request_reject(
 
 @request_app.command("withdraw")
 def request_withdraw(
-    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    request_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The request's id.")],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Withdraw your own open request."""
+    from registry.services import requests
+
     with work(as_) as w:
         request = requests.withdraw(w.session, actor=w.actor, request_id=request_id)
         public = requests.to_public(w.session, [request])[0]
@@ -715,6 +763,8 @@ ARGUMENT_REFUSED = (
 
 def _read_secret() -> Secret[str]:
     """The secret from a hidden prompt on a terminal, or all of stdin otherwise."""
+    from vault import Secret
+
     if sys.stdin.isatty():
         value = typer.prompt("Secret", hide_input=True, confirmation_prompt=True)
     else:
@@ -728,13 +778,15 @@ def _read_secret() -> Secret[str]:
 
 @vault_app.command("put")
 def vault_put(
-    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
     kind: KindOption,
     extra: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Store a new version of a credential, read from stdin or a hidden prompt."""
+    from registry.services import credentials
+
     if extra:
         fail(ARGUMENT_REFUSED)
     value = _read_secret()
@@ -758,14 +810,18 @@ def vault_put(
 
 @vault_app.command("reveal")
 def vault_reveal(
-    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
     kind: KindOption,
     reason: Annotated[str, typer.Option(help="Why you need it (kept in the audit log).")],
-    version: Annotated[int | None, typer.Option(help="An older version.")] = None,
+    version: Annotated[
+        int | None, typer.Option(min=1, max=MAX_ID, help="An older version.")
+    ] = None,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Show a credential once; the reveal is audited with your reason."""
+    from registry.services import credentials
+
     with work(as_) as w:
         revealed = credentials.reveal(
             w.session,
@@ -790,11 +846,13 @@ def vault_reveal(
 
 @vault_app.command("totp")
 def vault_totp(
-    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """The account's current TOTP code and how long it stays valid (never the seed)."""
+    from registry.services import credentials
+
     with work(as_) as w:
         code = credentials.totp(
             w.session, keyring=w.keyring(), actor=w.actor, account_id=account_id
@@ -807,11 +865,13 @@ def vault_totp(
 
 @vault_app.command("list")
 def vault_list(
-    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Which credentials an account has on file (versions, who set them; never values)."""
+    from registry.services import credentials
+
     with work(as_) as w:
         rows = credentials.status(w.session, actor=w.actor, account_id=account_id)
     if json_:
@@ -830,6 +890,8 @@ def vault_list(
 @vault_app.command("rotate-key")
 def vault_rotate_key(as_: AsOption = None, json_: JsonOption = False) -> None:
     """Make a new master key current and rewrap every data key under it (resumable)."""
+    from registry.services import credentials
+
     with work(as_) as w:
         keyring = w.keyring()
         key_id, pending = credentials.begin_rotation(w.session, keyring=keyring, actor=w.actor)
@@ -858,6 +920,8 @@ def vault_rotate_key(as_: AsOption = None, json_: JsonOption = False) -> None:
 @vault_app.command("purge")
 def vault_purge(as_: AsOption = None, json_: JsonOption = False) -> None:
     """Shred the credentials of accounts decommissioned longer than the retention period."""
+    from registry.services import credentials
+
     with work(as_) as w:
         report = credentials.purge(w.session, settings=w.settings, actor=w.actor)
     if json_:
@@ -895,6 +959,8 @@ def handover_command(
     json_: JsonOption = False,
 ) -> None:
     """Hand every account a leaver holds to a successor, in one step (admin or CED)."""
+    from registry.services import handover
+
     mapping: dict[int, str] = {}
     if map_file is not None:
         try:
@@ -1003,6 +1069,8 @@ def audit_log(
     json_: Annotated[bool, typer.Option("--json", help="JSON Lines, one event a line.")] = False,
 ) -> None:
     """Read the audit log (CED, administrators, auditors)."""
+    from registry.services import audit
+
     start, end = _when(since, "--since"), _when(until, "--until")
     with work(as_) as w:
         events = audit.list_events(
@@ -1045,6 +1113,8 @@ def audit_verify(
     json_: JsonOption = False,
 ) -> None:
     """Recompute the chain; exit 0 only when the log is whole."""
+    from registry.services import audit
+
     with work(as_) as w:
         w.actor.require(Role.admin, Role.ced, Role.auditor, to="verify the audit log")
         keyring = w.keyring()
@@ -1070,6 +1140,8 @@ def audit_checkpoint(
     as_: AsOption = None,
 ) -> None:
     """Write the chain's head, signed, to keep somewhere the database's writers cannot reach."""
+    from registry.services import audit
+
     with work(as_) as w:
         mark = audit.make_checkpoint(w.session, keyring=w.keyring(), actor=w.actor)
     try:
@@ -1082,6 +1154,8 @@ def audit_checkpoint(
 @audit_app.command("seal")
 def audit_seal(as_: AsOption = None) -> None:
     """Chain events written while the keyring was unavailable."""
+    from registry.services import audit
+
     with work(as_) as w:
         w.actor.require(Role.admin, Role.ced, to="seal the audit log")
         w.keyring()  # a clear error when it still cannot be opened
@@ -1099,6 +1173,8 @@ def audit_report(
     as_: AsOption = None,
 ) -> None:
     """The compliance report: every finding, waiting requests, totals per department."""
+    from registry.services import compliance
+
     if format_ not in ("table", "json", "csv"):
         fail(f"--format must be table, json or csv, not {format_!r}.")
     with work(as_) as w:
@@ -1129,12 +1205,14 @@ def audit_report(
 
 @accounts_app.command("review")
 def accounts_review(
-    account_id: Annotated[int, typer.Argument(help="The account's id.")],
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
     note: Annotated[str, typer.Option(help="What the review found.")] = "",
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Record CED's periodic review of an account and set the next due date."""
+    from registry.services import accounts
+
     with work(as_) as w:
         accounts.review(
             w.session, settings=w.settings, actor=w.actor, account_id=account_id, note=note
