@@ -74,6 +74,13 @@ class InvalidInput(RegistryError):
     kind = "invalid_input"
 
 
+class UnsupportedMediaType(RegistryError):
+    """The request body is not in the format the endpoint reads (HTTP 415)."""
+
+    status_code = 415
+    kind = "unsupported_media_type"
+
+
 CONCURRENT_CHANGE = (
     "The change clashed with another made at the same moment (for example the same handle "
     "registered twice); nothing was saved, try again."

@@ -16,7 +16,7 @@ from registry.errors import (
     Unauthenticated,
 )
 from registry.models import ApiToken, Credential, Handover
-from registry.services import accounts, credentials, handover, requests, tokens
+from registry.services import accounts, credentials, handover, requests, tokens, websessions
 from registry.services.actors import actor_for, resolve_actor
 from tests.conftest import FreshDatabase
 from tests.factories import CAST, World
@@ -121,7 +121,8 @@ class TestHandover:
         )
 
     def test_tokens_roles_and_open_requests(self, world: World) -> None:
-        tokens.create_token(world.session, actor=None, email=world.email("agr_approver"))
+        issued = tokens.create_token(world.session, actor=None, email=world.email("agr_approver"))
+        _, web, _ = websessions.sign_in(world.session, settings=world.settings, token=issued.token)
         request = requests.submit_new_account(
             world.session,
             settings=world.settings,
@@ -146,6 +147,8 @@ class TestHandover:
             select(ApiToken).where(ApiToken.person_id == world.people["agr_approver"].id)
         ).all()
         assert live and all(t.revoked_at is not None for t in live)
+        world.session.refresh(web)
+        assert web.ended_at is not None  # their console session ended with the handover
         # the request now belongs to the successor, who may withdraw it
         requests.withdraw(
             world.session, actor=world.actor("agr_requester"), request_id=request.id or 0

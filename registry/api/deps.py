@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -15,6 +15,7 @@ from registry.errors import Unauthenticated
 from registry.keys import open_keyring
 from registry.services import tokens
 from registry.services.actors import Actor
+from registry.validation import MAX_ID
 from vault import Keyring
 
 
@@ -54,3 +55,7 @@ def get_keyring(settings: SettingsDep) -> Keyring:
 
 
 VaultDep = Annotated[Keyring, Depends(get_keyring)]
+
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="A row id.")]
+"""A path id: a positive number a database can hold (anything else is 422, not a 500)."""

@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
 from registry.models.base import UTCDateTime, sql_in, utcnow
+from registry.validation import MAX_ID
 
 
 class RequestKind(StrEnum):
@@ -107,7 +108,7 @@ class NewAccountRequest(SQLModel):
 
 
 class DecommissionRequest(SQLModel):
-    account_id: int
+    account_id: int = Field(ge=1, le=MAX_ID)
     reason: str = Field(min_length=1, max_length=2000)
 
 

@@ -49,6 +49,7 @@ from registry.models import (
     PersonRole,
     PersonStatus,
     Role,
+    WebSession,
     utcnow,
 )
 from registry.rules import check_government_email, holder_shortfalls
@@ -401,6 +402,12 @@ def _apply(
         update(ApiToken)
         .where(col(ApiToken.person_id) == leaver_id, col(ApiToken.revoked_at).is_(None))
         .values(revoked_at=now)
+    )
+    # Their console sessions end too (they would fail anyway with the tokens they came from).
+    session.execute(
+        update(WebSession)
+        .where(col(WebSession.person_id) == leaver_id, col(WebSession.ended_at).is_(None))
+        .values(ended_at=now)
     )
     session.execute(
         delete(PersonRole).where(

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from registry.api.deps import SessionDep, SettingsDep
+from registry.api.deps import RowId, SessionDep, SettingsDep
 from registry.config import Settings
 from registry.errors import RegistryError, Unauthenticated
 from registry.keys import open_keyring
@@ -284,7 +284,7 @@ def awaiting_me(
 @router.post("/console/requests/{request_id}/approve", response_class=HTMLResponse)
 def approve(
     request: Request,
-    request_id: int,
+    request_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form(max_length=100)] = "",
@@ -318,7 +318,7 @@ def approve(
 @router.post("/console/requests/{request_id}/reject", response_class=HTMLResponse)
 def reject(
     request: Request,
-    request_id: int,
+    request_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form(max_length=100)] = "",
@@ -351,7 +351,7 @@ def _requests_page_with_error(
 
 @router.get("/console/requests/{request_id}", response_class=HTMLResponse)
 def request_page(
-    request: Request, request_id: int, session: SessionDep, settings: SettingsDep
+    request: Request, request_id: RowId, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     web, actor = _console(request, session, settings)
     shown, error = _attempt(
@@ -473,7 +473,7 @@ def _account_page(
 
 @router.get("/console/accounts/{account_id}", response_class=HTMLResponse)
 def account_page(
-    request: Request, account_id: int, session: SessionDep, settings: SettingsDep
+    request: Request, account_id: RowId, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     web, actor = _console(request, session, settings)
     return _account_page(request, session, settings, web, actor, account_id)
@@ -482,7 +482,7 @@ def account_page(
 @router.post("/console/accounts/{account_id}/reveal", response_class=HTMLResponse)
 def reveal(
     request: Request,
-    account_id: int,
+    account_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     csrf: Annotated[str, Form(max_length=100)] = "",
@@ -541,6 +541,7 @@ def compliance_page(request: Request, session: SessionDep, settings: SettingsDep
 @router.get("/console/handover", response_class=HTMLResponse)
 def handover_form(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     web, actor = _console(request, session, settings)
+    actor.require(Role.admin, Role.ced, to="run a handover")  # as the service will
     return _page(
         request,
         "handover.html",
