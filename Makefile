@@ -5,7 +5,7 @@ DEMO_ADMIN ?= admin@gov.mb.ca
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench clean
+.PHONY: run test fuzz bench clean
 
 # A virtualenv with the project installed (editable); redone when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -31,6 +31,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# Schemathesis against the app's own OpenAPI schema, as each role (deselected from `make test`).
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/pytest -q -m fuzz
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/import_accounts.py

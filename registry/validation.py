@@ -12,10 +12,9 @@ from registry.errors import InvalidInput
 E = TypeVar("E", bound=StrEnum)
 
 # The largest row id accepted: a bigger number in a path or a body is malformed input, refused
-# before it reaches the driver (a signed 64-bit integer is all a database here can bind). It is
-# 2**53 - 1 rather than 2**63 - 1 because JSON readers (JavaScript, JSON Schema validators) hold
-# numbers as doubles: beyond 2**53 the published maximum and the ids are not read exactly.
-MAX_ID = 2**53 - 1
+# before it reaches the driver. Ids and sequence numbers are INTEGER columns, 32-bit on
+# PostgreSQL, which refuses a larger parameter with an error (SQLite would take 64 bits).
+MAX_ID = 2**31 - 1
 
 # Bidirectional overrides and isolates can make text display differently from what it is.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")

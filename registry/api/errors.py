@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from registry.errors import (
     CONCURRENT_CHANGE,
+    DATA_REFUSED,
     DATABASE_UNAVAILABLE,
     InvalidInput,
     RegistryError,
@@ -31,7 +35,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The caller's roles do not allow this.",
         404: "Not found, or not visible to the caller.",
         409: "A rule or the current state forbids this.",
+        413: "The request body is larger than the registry accepts.",
+        415: "The request body is not in the format this endpoint reads.",
         422: "The input is malformed or unacceptable.",
+        503: "The vault's keyring or the database is unavailable.",
     }
     return {s: {"model": ErrorBody, "description": meaning[s]} for s in statuses}
 
@@ -42,6 +49,27 @@ def _describe(errors: Any) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
         parts.append(f"{where or 'input'}: {err.get('msg', 'invalid')}")
     return "Invalid input: " + "; ".join(parts) + "."
+
+
+UNREADABLE_BODY = "Invalid input: the request body is not UTF-8 JSON."
+UNREADABLE_FORM = "Invalid input: the form cannot be read."
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the application routes at the request's path.
+
+    Starlette's 405 names only the methods of the first route matching the path, and here a
+    resource is often two routes (``GET /departments`` and ``POST /departments``).
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 WEB_PREFIXES = ("/console", "/login", "/logout", "/directory")
@@ -80,6 +108,12 @@ def install(app: FastAPI) -> None:
         body = ErrorBody(error="conflict", detail=CONCURRENT_CHANGE)
         return JSONResponse(body.model_dump(exclude_none=True), status_code=409)
 
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, _exc: DataError) -> JSONResponse:
+        # Input validation should refuse such values first; this is the net beneath it.
+        body = ErrorBody(error="invalid_input", detail=DATA_REFUSED)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
     @app.exception_handler(OperationalError)
     async def _operational_error(_request: Request, _exc: OperationalError) -> JSONResponse:
         body = ErrorBody(error="unavailable", detail=DATABASE_UNAVAILABLE)
@@ -93,3 +127,33 @@ def install(app: FastAPI) -> None:
             return error_page(request, InvalidInput(_describe(exc.errors())))
         body = ErrorBody(error="invalid_input", detail=_describe(exc.errors()))
         return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """The framework's own refusals, in the registry's shape where they mean one of its own.
+
+        FastAPI answers 400 to a body it cannot decode (bytes that are not UTF-8): malformed
+        input like any other, so 422. A 405 lists every method of the resource in ``Allow``.
+        """
+        if exc.status_code == 400:
+            if is_page(request):
+                from registry.web.routes import error_page
+
+                return error_page(request, InvalidInput(UNREADABLE_FORM))
+            body = ErrorBody(error="invalid_input", detail=UNREADABLE_BODY)
+            return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+        if exc.status_code == 405:
+            methods = allowed_methods(request)
+            choices = " or ".join(
+                [", ".join(methods[:-1]), *methods[-1:]] if methods[1:] else methods
+            )
+            body = ErrorBody(
+                error="method_not_allowed",
+                detail=f"{request.method} is not allowed here; use {choices}.",
+            )
+            return JSONResponse(
+                body.model_dump(exclude_none=True),
+                status_code=405,
+                headers={"Allow": ", ".join(methods)},
+            )
+        return await http_exception_handler(request, exc)

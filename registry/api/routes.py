@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
 
-from registry.api.deps import ActorDep, SessionDep, SettingsDep, VaultDep
+from registry.api.deps import ActorDep, RowId, SessionDep, SettingsDep, VaultDep
 from registry.api.errors import ErrorBody, error_responses
 from registry.db import read_only
+from registry.errors import UnsupportedMediaType
 from registry.models import (
     AccessGrantPublic,
     AccountPublic,
@@ -45,6 +46,7 @@ from registry.services import (
     tokens,
     verify,
 )
+from registry.validation import MAX_ID
 from vault import Secret
 
 router = APIRouter()
@@ -74,7 +76,12 @@ def add_department(body: DepartmentBase, session: SessionDep, actor: ActorDep) -
     return DepartmentPublic.model_validate(dept, from_attributes=True)
 
 
-@router.get("/people", response_model=list[PersonPublic], tags=["people"], responses=AUTH)
+@router.get(
+    "/people",
+    response_model=list[PersonPublic],
+    tags=["people"],
+    responses=error_responses(401, 403, 404, 422),  # 404: no such ``department``
+)
 def list_people(
     session: SessionDep, actor: ActorDep, department: str | None = Query(None, max_length=32)
 ) -> list[PersonPublic]:
@@ -113,7 +120,12 @@ def show_person(email: str, session: SessionDep, actor: ActorDep) -> PersonPubli
     return people.show_person(session, actor=actor, email=email)
 
 
-@router.get("/accounts", response_model=list[AccountPublic], tags=["accounts"], responses=AUTH)
+@router.get(
+    "/accounts",
+    response_model=list[AccountPublic],
+    tags=["accounts"],
+    responses=error_responses(401, 403, 404, 422),  # 404: no such ``department``
+)
 def list_accounts(
     session: SessionDep,
     actor: ActorDep,
@@ -132,7 +144,7 @@ def list_accounts(
     tags=["accounts"],
     responses=error_responses(401, 404, 422),
 )
-def show_account(account_id: int, session: SessionDep, actor: ActorDep) -> AccountPublic:
+def show_account(account_id: RowId, session: SessionDep, actor: ActorDep) -> AccountPublic:
     return accounts.show_account(session, actor=actor, account_id=account_id)
 
 
@@ -141,12 +153,15 @@ class ImportSummary(BaseModel):
     account_ids: list[int]
 
 
+CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
+
+
 @router.post(
     "/accounts/import",
     response_model=ImportSummary,
     status_code=status.HTTP_201_CREATED,
     tags=["accounts"],
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(401, 403, 413, 415, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -158,6 +173,11 @@ async def import_accounts(
     request: Request, session: SessionDep, settings: SettingsDep, actor: ActorDep
 ) -> ImportSummary:
     """Import CED's existing list as CSV (``Content-Type: text/csv``): all rows or none."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in CSV_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"Send the CSV file as Content-Type: text/csv, not {media_type or 'nothing'}."
+        )
     data = await request.body()
     result = accounts.import_accounts(session, settings=settings, actor=actor, data=data)
     return ImportSummary(imported=result.count, account_ids=result.account_ids)
@@ -175,7 +195,7 @@ class HolderBody(BaseModel):
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def grant_access(
-    account_id: int,
+    account_id: RowId,
     body: HolderBody,
     session: SessionDep,
     settings: SettingsDep,
@@ -194,7 +214,7 @@ def grant_access(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def revoke_access(
-    account_id: int, email: str, session: SessionDep, settings: SettingsDep, actor: ActorDep
+    account_id: RowId, email: str, session: SessionDep, settings: SettingsDep, actor: ActorDep
 ) -> AccessGrantPublic:
     row = access.revoke(session, settings=settings, actor=actor, account_id=account_id, email=email)
     return access.grant_to_public(session, row)
@@ -220,7 +240,12 @@ def create_token(
     return TokenCreated(**public.model_dump(), token=issued.token)
 
 
-@router.get("/tokens", response_model=list[TokenPublic], tags=["tokens"], responses=AUTH)
+@router.get(
+    "/tokens",
+    response_model=list[TokenPublic],
+    tags=["tokens"],
+    responses=error_responses(401, 403, 404, 422),  # 404: no person has the ``email`` asked for
+)
 def list_tokens(
     session: SessionDep, actor: ActorDep, email: Annotated[str | None, Query(max_length=254)] = None
 ) -> list[TokenPublic]:
@@ -233,7 +258,7 @@ def list_tokens(
     tags=["tokens"],
     responses=error_responses(401, 404, 422),
 )
-def revoke_token(token_id: int, session: SessionDep, actor: ActorDep) -> TokenPublic:
+def revoke_token(token_id: RowId, session: SessionDep, actor: ActorDep) -> TokenPublic:
     row = tokens.revoke_token(session, actor=actor, token_id=token_id)
     return tokens.to_public(session, [row])[0]
 
@@ -295,7 +320,12 @@ def submit_request(
     return requests.to_public(session, [request])[0]
 
 
-@router.get("/requests", response_model=list[RequestPublic], tags=["requests"], responses=AUTH)
+@router.get(
+    "/requests",
+    response_model=list[RequestPublic],
+    tags=["requests"],
+    responses=error_responses(401, 403, 404, 422),  # 404: no such ``department``
+)
 def list_requests(
     session: SessionDep,
     actor: ActorDep,
@@ -314,7 +344,7 @@ def list_requests(
     tags=["requests"],
     responses=error_responses(401, 404, 422),
 )
-def show_request(request_id: int, session: SessionDep, actor: ActorDep) -> RequestPublic:
+def show_request(request_id: RowId, session: SessionDep, actor: ActorDep) -> RequestPublic:
     return requests.show_request(session, actor=actor, request_id=request_id)
 
 
@@ -328,7 +358,7 @@ DECIDE = error_responses(401, 403, 404, 409, 422)
     responses=DECIDE,
 )
 def approve_request(
-    request_id: int,
+    request_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     actor: ActorDep,
@@ -354,7 +384,7 @@ def approve_request(
     responses=DECIDE,
 )
 def reject_request(
-    request_id: int, body: RejectBody, session: SessionDep, actor: ActorDep
+    request_id: RowId, body: RejectBody, session: SessionDep, actor: ActorDep
 ) -> RequestPublic:
     request = requests.reject(session, actor=actor, request_id=request_id, reason=body.reason)
     return requests.to_public(session, [request])[0]
@@ -366,7 +396,7 @@ def reject_request(
     tags=["requests"],
     responses=DECIDE,
 )
-def withdraw_request(request_id: int, session: SessionDep, actor: ActorDep) -> RequestPublic:
+def withdraw_request(request_id: RowId, session: SessionDep, actor: ActorDep) -> RequestPublic:
     request = requests.withdraw(session, actor=actor, request_id=request_id)
     return requests.to_public(session, [request])[0]
 
@@ -386,7 +416,7 @@ class PutCredentialBody(BaseModel):
 
 class RevealBody(BaseModel):
     reason: str = Field(max_length=500, description="Why; kept in the audit log.")
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 @router.put(
@@ -396,7 +426,7 @@ class RevealBody(BaseModel):
     responses=SECRET_RESPONSES,
 )
 def put_credential(
-    account_id: int,
+    account_id: RowId,
     kind: CredentialKind,
     body: PutCredentialBody,
     session: SessionDep,
@@ -422,7 +452,7 @@ def put_credential(
     responses=error_responses(401, 404, 422),
 )
 def list_credentials(
-    account_id: int, session: SessionDep, actor: ActorDep
+    account_id: RowId, session: SessionDep, actor: ActorDep
 ) -> list[CredentialStatus]:
     """Which credentials are on file, their versions and who set them; never values."""
     return credentials.status(session, actor=actor, account_id=account_id)
@@ -435,7 +465,7 @@ def list_credentials(
     responses=SECRET_RESPONSES,
 )
 def reveal_credential(
-    account_id: int,
+    account_id: RowId,
     kind: CredentialKind,
     body: RevealBody,
     response: Response,
@@ -464,7 +494,7 @@ def reveal_credential(
     responses=SECRET_RESPONSES,
 )
 def current_totp(
-    account_id: int, response: Response, session: SessionDep, keyring: VaultDep, actor: ActorDep
+    account_id: RowId, response: Response, session: SessionDep, keyring: VaultDep, actor: ActorDep
 ) -> TotpPublic:
     """The current TOTP code for the account's holders and CED (never the seed)."""
     code = credentials.totp(session, keyring=keyring, actor=actor, account_id=account_id)
@@ -479,7 +509,10 @@ def current_totp(
     "/handovers",
     response_model=HandoverReport,
     tags=["handovers"],
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses={
+        201: {"model": HandoverReport, "description": "Done; a `dry_run` preview answers 200."},
+        **error_responses(401, 403, 404, 409, 422),
+    },
 )
 def run_handover(
     body: HandoverCreate,
@@ -513,11 +546,29 @@ def list_handovers(session: SessionDep, actor: ActorDep) -> list[HandoverReport]
     tags=["handovers"],
     responses=error_responses(401, 403, 404, 422),
 )
-def show_handover(handover_id: int, session: SessionDep, actor: ActorDep) -> HandoverReport:
+def show_handover(handover_id: RowId, session: SessionDep, actor: ActorDep) -> HandoverReport:
     return handover.show_handover(session, actor=actor, handover_id=handover_id)
 
 
 # ---------------------------------------------------------------------- audit and compliance
+
+
+def _iso_time(value: object) -> object:
+    """An ISO 8601 date or time, in UTC when it names no offset (as on the command line).
+
+    Pydantic alone would also take a number of seconds since 1970 ("0.5") and keep a time
+    without an offset naive, which no UTC column can be compared with.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("expected an ISO 8601 date or time such as 2026-11-01T09:30Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+IsoTime = Annotated[dt.datetime, BeforeValidator(_iso_time)]
 
 
 class EventPage(BaseModel):
@@ -534,12 +585,16 @@ class EventPage(BaseModel):
 def audit_events(
     session: SessionDep,
     actor: ActorDep,
-    account_id: Annotated[int | None, Query()] = None,
+    account_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     by: Annotated[str | None, Query(max_length=254, description="Actor e-mail.")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    since: Annotated[
+        IsoTime | None, Query(description="From this time (UTC if no offset).")
+    ] = None,
+    until: Annotated[
+        IsoTime | None, Query(description="Before this time (UTC if no offset).")
+    ] = None,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     """The audit log in order, a page at a time (CED, administrators, auditors)."""
@@ -584,7 +639,7 @@ class ReviewBody(BaseModel):
     responses=error_responses(401, 403, 404, 422),
 )
 def review_account(
-    account_id: int,
+    account_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     actor: ActorDep,
@@ -610,8 +665,18 @@ public_router = APIRouter()
 
 
 VERIFY_PARAMETERS = [
-    {"name": "platform", "in": "query", "schema": {"type": "string", "maxLength": 32}},
-    {"name": "handle", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+    {
+        "name": "platform",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 32},
+        "example": "facebook",
+    },
+    {
+        "name": "handle",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 200},
+        "example": "ManitobaAg",
+    },
     {"name": "url", "in": "query", "schema": {"type": "string", "maxLength": 2000}},
 ]
 

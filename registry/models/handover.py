@@ -68,5 +68,7 @@ class HandoverCreate(SQLModel):
     successor: str = Field(max_length=254)
     dry_run: bool = False
     map: dict[int, str] = Field(
-        default_factory=dict, description="Per-account successors: account id -> e-mail."
+        default_factory=dict,
+        description="Per-account successors: account id -> e-mail.",
+        schema_extra={"json_schema_extra": {"propertyNames": {"pattern": "^[0-9]+$"}}},
     )
