@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from registry.errors import CONCURRENT_CHANGE, RegistryError
+from registry.errors import CONCURRENT_CHANGE, DATA_REFUSED, RegistryError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -74,7 +74,13 @@ def get_settings() -> Settings:
 def database_errors(settings: Settings) -> Iterator[None]:
     """Turn registry errors and an unreachable or empty database into one clear sentence."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+    from sqlalchemy.exc import (
+        DataError,
+        DBAPIError,
+        IntegrityError,
+        OperationalError,
+        ProgrammingError,
+    )
 
     where = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
@@ -83,6 +89,8 @@ def database_errors(settings: Settings) -> Iterator[None]:
         fail(exc.message, exc.problems)
     except IntegrityError:
         fail(CONCURRENT_CHANGE)
+    except DataError:
+        fail(DATA_REFUSED)
     except (OperationalError, ProgrammingError) as exc:
         text = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
         if "no such table" in text or ("relation" in text and "does not exist" in text):

@@ -86,3 +86,4 @@ CONCURRENT_CHANGE = (
     "registered twice); nothing was saved, try again."
 )
 DATABASE_UNAVAILABLE = "The database is busy or unavailable; nothing was saved, try again."
+DATA_REFUSED = "The database refused a value as malformed or out of range; nothing was saved."

@@ -27,7 +27,7 @@ from registry.models import (
 )
 from registry.platforms import get_platform, normalize_handle
 from registry.rules import Holder, check_category, check_government_email, holder_shortfalls
-from registry.services import audit
+from registry.services import audit, departments
 from registry.services.actors import Actor
 from registry.validation import clean_text, clean_url, parse_choice
 
@@ -313,10 +313,9 @@ def list_accounts(
     clause = _visible(actor)
     if clause is not None:
         query = query.where(clause)
-    if department:
-        code = department.strip().upper()
-        query = query.join(Department, col(Department.id) == Account.department_id).where(
-            Department.code == code
+    if department:  # an unknown code is NotFound, as for people and requests
+        query = query.where(
+            Account.department_id == departments.get_by_code(session, department).id
         )
     if status:
         chosen = parse_choice(AccountStatus, status, what="status")
