@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +63,10 @@ def _schema_url(schema: str) -> str:
     )
 
 
-def _new_database(tmp_path: Path) -> Iterator[FreshDatabase]:
+@contextmanager
+def empty_database(tmp_path: Path, name: str = "registry") -> Iterator[tuple[str, Engine]]:
+    """A database with no tables yet: a new SQLite file in ``tmp_path``, or a new PostgreSQL
+    schema that is dropped afterwards. Yields its URL and an engine."""
     if ON_POSTGRES:
         schema = f"t_{uuid.uuid4().hex[:12]}"
         admin = make_engine(PG_URL)
@@ -71,19 +74,25 @@ def _new_database(tmp_path: Path) -> Iterator[FreshDatabase]:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = _schema_url(schema)
     else:
-        url = f"sqlite:///{tmp_path / 'registry.db'}"
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
     engine = make_engine(url)
-    migrate.upgrade(engine)
-    keyring_path = tmp_path / "registry.keyring"
-    Keyring.create(keyring_path)
     try:
-        yield FreshDatabase(url=url, engine=engine, keyring_path=keyring_path)
+        yield url, engine
     finally:
         engine.dispose()
         if ON_POSTGRES:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+def new_database(tmp_path: Path) -> Iterator[FreshDatabase]:
+    """An empty registry migrated to head, with a keyring: see :class:`FreshDatabase`."""
+    with empty_database(tmp_path) as (url, engine):
+        migrate.upgrade(engine)
+        keyring_path = tmp_path / "registry.keyring"
+        Keyring.create(keyring_path)
+        yield FreshDatabase(url=url, engine=engine, keyring_path=keyring_path)
 
 
 @pytest.fixture(autouse=True)
@@ -101,13 +110,13 @@ def keyring(shared_db: FreshDatabase) -> Keyring:
 
 @pytest.fixture
 def fresh_db(tmp_path: Path) -> Iterator[FreshDatabase]:
-    yield from _new_database(tmp_path)
+    yield from new_database(tmp_path)
 
 
 @pytest.fixture(scope="session")
 def shared_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshDatabase]:
     """One migrated database for the whole run; tests roll their changes back."""
-    yield from _new_database(tmp_path_factory.mktemp("shared"))
+    yield from new_database(tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session
 
@@ -25,6 +26,20 @@ CAST: dict[str, tuple[str, str, tuple[Role, ...]]] = {
     "ced_exec": ("cora.exec@gov.mb.ca", "CED", (Role.ced, Role.dept_approver)),
     "hlt_approver": ("hugo.deputy@gov.mb.ca", "HLT", (Role.dept_approver,)),
     "fin_admin": ("fin.admin@gov.mb.ca", "FIN", (Role.admin,)),
+}
+
+
+# The body of ``POST /requests`` for a new AGR account, with a CED holder and an AGR one.
+NEW_REQUEST: dict[str, Any] = {
+    "kind": "new_account",
+    "platform": "facebook",
+    "handle": "MBFloodUpdates",
+    "url": "https://www.facebook.com/MBFloodUpdates",
+    "category": "official",
+    "department": "AGR",
+    "purpose": "Flood updates for producers.",
+    "login_email": "flood.updates@gov.mb.ca",
+    "holders": [CAST["agr_staff"][0], CAST["ced1"][0]],
 }
 
 

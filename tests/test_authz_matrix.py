@@ -61,7 +61,7 @@ from registry.api.app import create_app
 from registry.config import Settings
 from registry.services import people
 from registry.services import tokens as token_service
-from tests.conftest import FreshDatabase, _new_database
+from tests.conftest import FreshDatabase, new_database
 from tests.factories import CAST
 from tests.factories import World as Cast
 
@@ -438,7 +438,7 @@ def _build(db: FreshDatabase, client: TestClient) -> World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    databases = _new_database(tmp_path_factory.mktemp("authz"))
+    databases = new_database(tmp_path_factory.mktemp("authz"))
     db = next(databases)
     try:
         app = create_app(db.settings(), engine=db.engine)

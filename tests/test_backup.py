@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlalchemy import Engine, MetaData, inspect, select, text
+from sqlalchemy import Engine, MetaData, inspect, select
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -28,7 +28,7 @@ from registry import migrate
 from registry.db import make_engine
 from registry.services import access, audit, credentials, requests, tokens
 from registry.services import backup as service
-from tests.conftest import ON_POSTGRES, PG_URL, FreshDatabase, _schema_url, postgres_only
+from tests.conftest import FreshDatabase, empty_database, postgres_only
 from tests.factories import CAST, World
 from vault import Keyring, Secret
 
@@ -50,23 +50,8 @@ class Target:
 
 @contextmanager
 def new_target(tmp_path: Path, name: str) -> Iterator[Target]:
-    if ON_POSTGRES:
-        schema = f"r_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = _schema_url(schema)
-    else:
-        url = f"sqlite:///{tmp_path / f'{name}.db'}"
-    engine = make_engine(url)
-    try:
+    with empty_database(tmp_path, name) as (url, engine):
         yield Target(url=url, engine=engine)
-    finally:
-        engine.dispose()
-        if ON_POSTGRES:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 @pytest.fixture

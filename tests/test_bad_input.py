@@ -24,7 +24,7 @@ from cli.main import app
 from registry.errors import DATA_REFUSED
 from registry.models import Account, AuditEvent, Person
 from tests.conftest import Api
-from tests.factories import CAST
+from tests.factories import CAST, NEW_REQUEST
 
 CED1 = CAST["ced1"][0]
 STAFF = CAST["agr_staff"][0]
@@ -33,17 +33,6 @@ COLUMNS = "platform,handle,url,category,department,login_email,purpose,holders"
 SQL_HANDLE = "x'); DROP TABLE account;--"
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "moc.evil" displays as "live.com"
 
-NEW_REQUEST: dict[str, Any] = {
-    "kind": "new_account",
-    "platform": "facebook",
-    "handle": "MBFloodUpdates",
-    "url": "https://www.facebook.com/MBFloodUpdates",
-    "category": "official",
-    "department": "AGR",
-    "purpose": "Flood updates for producers.",
-    "login_email": "flood.updates@gov.mb.ca",
-    "holders": [STAFF, CED1],
-}
 NEW_PERSON = {"email": "new.person@gov.mb.ca", "name": "New Person", "department": "AGR"}
 
 

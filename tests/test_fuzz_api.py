@@ -29,7 +29,7 @@ from registry.api.app import create_app
 from registry.config import Settings
 from registry.models import Person
 from registry.services import tokens
-from tests.conftest import FreshDatabase, _new_database
+from tests.conftest import FreshDatabase, new_database
 from tests.factories import CAST, World
 
 pytestmark = pytest.mark.fuzz
@@ -136,7 +136,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
     credentials on account 1, and one handover, so that ids the fuzzer draws sometimes
     name real rows, visible to some roles and not to others.
     """
-    gen = _new_database(tmp_path_factory.mktemp("fuzz"))
+    gen = new_database(tmp_path_factory.mktemp("fuzz"))
     db = next(gen)
     settings = db.settings()
     with db.scope() as session:

@@ -16,24 +16,13 @@ from registry.api.security import DOCS_CSP, STRICT_CSP, too_large_message
 from registry.models import AccountRequest, AuditEvent, Person
 from registry.services import tokens
 from tests.conftest import Api
-from tests.factories import CAST
+from tests.factories import CAST, NEW_REQUEST
 
 COMMON = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
     "cross-origin-opener-policy": "same-origin",
-}
-
-NEW_REQUEST = {
-    "kind": "new_account",
-    "platform": "facebook",
-    "handle": "MBFloodUpdates",
-    "url": "https://www.facebook.com/MBFloodUpdates",
-    "category": "official",
-    "department": "AGR",
-    "purpose": "Flood updates for producers.",
-    "login_email": "flood.updates@gov.mb.ca",
 }
 
 
