@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from registry.config import Settings
@@ -20,6 +21,13 @@ from registry.services import audit
 from registry.services.accounts import ced_department_id, eligible_holder, holder_facts, label
 from registry.services.actors import Actor, find_person
 
+_LOCK_ACCOUNT = (
+    select(Account)
+    .where(Account.id == bindparam("account_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
 
 def lock_account(session: Session, account_id: int) -> Account:
     """Load the account and hold its row lock until the transaction ends.
@@ -29,12 +37,7 @@ def lock_account(session: Session, account_id: int) -> Account:
     other committed (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write transactions are
     already exclusive, see ``registry.db``).
     """
-    account = session.exec(
-        select(Account)
-        .where(Account.id == account_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    account = session.exec(_LOCK_ACCOUNT, params={"account_id": account_id}).first()
     if account is None:
         raise NotFound(f"No account with id {account_id}.")
     return account

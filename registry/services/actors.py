@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -72,21 +73,29 @@ def find_person(session: Session, email: str) -> Person:
     return person
 
 
-def _load_actor(session: Session, settings: Settings, where: Any) -> Actor | None:
-    """The person matching ``where`` with department and roles, in one statement."""
-    rows = session.execute(
-        sa_select(
-            col(Person.id),
-            col(Person.email),
-            col(Person.status),
-            col(Person.department_id),
-            col(Department.code),
-            col(PersonRole.role),
-        )
-        .join(Department, col(Department.id) == Person.department_id)
-        .outerjoin(PersonRole, col(PersonRole.person_id) == Person.id)
-        .where(where)
-    ).all()
+# Built once: the person with department and roles, in one statement. Statements made per
+# call cost more to construct and key for the cache than to run; this one runs per request.
+_ACTOR = (
+    sa_select(
+        col(Person.id),
+        col(Person.email),
+        col(Person.status),
+        col(Person.department_id),
+        col(Department.code),
+        col(PersonRole.role),
+    )
+    .join(Department, col(Department.id) == Person.department_id)
+    .outerjoin(PersonRole, col(PersonRole.person_id) == Person.id)
+)
+_ACTOR_BY_ID = _ACTOR.where(col(Person.id) == bindparam("person_id"))
+_ACTOR_BY_EMAIL = _ACTOR.where(col(Person.email) == bindparam("email"))
+
+
+def _load_actor(
+    session: Session, settings: Settings, statement: Any, params: dict[str, Any]
+) -> Actor | None:
+    """The person the prepared ``statement`` finds with ``params``, as an Actor."""
+    rows = session.execute(statement, params).all()
     if not rows:
         return None
     person_id, email, status, department_id, code, _ = rows[0]
@@ -104,7 +113,7 @@ def _load_actor(session: Session, settings: Settings, where: Any) -> Actor | Non
 
 def actor_by_id(session: Session, settings: Settings, person_id: int) -> Actor:
     """The Actor for a person id (a token's or a web session's owner), refusing leavers."""
-    actor = _load_actor(session, settings, col(Person.id) == person_id)
+    actor = _load_actor(session, settings, _ACTOR_BY_ID, {"person_id": person_id})
     if actor is None:
         raise Unauthenticated("The API token is missing, unknown, expired or revoked.")
     return actor
@@ -112,7 +121,7 @@ def actor_by_id(session: Session, settings: Settings, person_id: int) -> Actor:
 
 def actor_for(session: Session, settings: Settings, person: Person) -> Actor:
     """The Actor for an already loaded person, refusing anyone who has left."""
-    actor = _load_actor(session, settings, col(Person.id) == person.id)
+    actor = _load_actor(session, settings, _ACTOR_BY_ID, {"person_id": person.id})
     if actor is None:
         raise Unauthenticated(f"{person.email} is not a registered person.")
     return actor
@@ -128,7 +137,7 @@ def resolve_actor(session: Session, settings: Settings, email: str | None) -> Ac
         address = normalize_email(email)
     except InvalidInput:
         raise Unauthenticated(f"No person with e-mail {email.strip()!r} is registered.") from None
-    actor = _load_actor(session, settings, col(Person.email) == address)
+    actor = _load_actor(session, settings, _ACTOR_BY_EMAIL, {"email": address})
     if actor is None:
         raise Unauthenticated(f"No person with e-mail {address} is registered.")
     return actor

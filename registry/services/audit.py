@@ -140,11 +140,26 @@ def _audit_key(session: Session) -> bytes | None:
     return source() if source is not None else None
 
 
+# Built once (every write appends): constructing a statement costs more than running it.
+_LOCK_HEAD = select(HEAD).where(HEAD.c.id == 1).with_for_update()
+_INSERT_EVENTS = insert(EVENTS)
+_ADVANCE_HEAD = (
+    update(HEAD)
+    .where(HEAD.c.id == 1)
+    .values(
+        last_seq=bindparam("last_seq"),
+        last_hash=bindparam("last_hash"),
+        sealed_through=bindparam("sealed_through"),
+    )
+)
+_ADVANCE_UNSEALED = update(HEAD).where(HEAD.c.id == 1).values(last_seq=bindparam("last_seq"))
+
+
 def _lock_head(session: Session) -> Row[Any]:
-    head = session.execute(select(HEAD).where(HEAD.c.id == 1).with_for_update()).first()
+    head = session.connection().execute(_LOCK_HEAD).first()
     if head is None:  # a database migrated before the head row existed cannot happen; be safe
         session.execute(insert(HEAD).values(id=1, last_seq=0, last_hash="", sealed_through=0))
-        head = session.execute(select(HEAD).where(HEAD.c.id == 1).with_for_update()).one()
+        head = session.execute(_LOCK_HEAD).one()
     return head
 
 
@@ -167,11 +182,16 @@ def _append(session: Session, events: list[dict[str, Any]]) -> None:
             event["sealed_at"] = now
         else:
             event.update(prev_hash=None, hash=None, sealed_at=None)
-    session.execute(insert(EVENTS), events)
-    values: dict[str, Any] = {"last_seq": seq}
+    # Core statements on the session's connection (the same transaction), without the ORM's
+    # execution layer: they touch no mapped objects.
+    connection = session.connection()
+    connection.execute(_INSERT_EVENTS, events)
     if key is not None:
-        values.update(last_hash=prev, sealed_through=seq)
-    session.execute(update(HEAD).where(HEAD.c.id == 1).values(**values))
+        connection.execute(
+            _ADVANCE_HEAD, {"last_seq": seq, "last_hash": prev, "sealed_through": seq}
+        )
+    else:
+        connection.execute(_ADVANCE_UNSEALED, {"last_seq": seq})
 
 
 def _seal(session: Session, key: bytes, *, after: int, prev: str, now: dt.datetime) -> str:

@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from registry.config import Settings
@@ -121,9 +121,7 @@ def put(
         raise InvalidTransition(f"{accounts.label(account).capitalize()} is decommissioned.")
     plaintext = _check_value(chosen, value)
     latest = session.exec(
-        select(func.max(Credential.version)).where(
-            Credential.account_id == account_id, Credential.kind == chosen.value
-        )
+        _LATEST_VERSION, params={"account_id": account_id, "kind": chosen.value}
     ).one()
     version = (latest or 0) + 1
     sealed = encrypt(
@@ -171,20 +169,43 @@ def _check_value(kind: CredentialKind, value: Secret[str]) -> str:
     return text
 
 
+# Built once: constructing these statements costs more than running them (a put and a reveal
+# are a handful of statements each, run on every request).
+_LATEST_VERSION = select(func.max(Credential.version)).where(
+    Credential.account_id == bindparam("account_id"), Credential.kind == bindparam("kind")
+)
+_SHRED_OLD = (
+    update(Credential)
+    .where(
+        col(Credential.account_id) == bindparam("b_account"),
+        col(Credential.kind) == bindparam("b_kind"),
+        col(Credential.version) <= bindparam("b_through"),
+        col(Credential.shredded_at).is_(None),
+    )
+    .values(sealed=SHREDDED, key_id=None, shredded_at=bindparam("b_now"))
+    .execution_options(synchronize_session=False)
+)
+_WITH_SETTER = (
+    select(Credential, Person.email)
+    .join(Person, col(Person.id) == Credential.set_by_id)
+    .where(Credential.account_id == bindparam("account_id"), Credential.kind == bindparam("kind"))
+)
+_NEWEST = _WITH_SETTER.order_by(col(Credential.version).desc()).limit(1)
+_VERSION = _WITH_SETTER.where(Credential.version == bindparam("version"))
+
+
 def _shred_old_versions(session: Session, account_id: int, kind: str, *, keep_from: int) -> int:
     """Destroy the ciphertext of versions older than the newest KEEP_VERSIONS."""
-    result = session.execute(
-        update(Credential)
-        .where(
-            col(Credential.account_id) == account_id,
-            col(Credential.kind) == kind,
-            col(Credential.version) <= keep_from - KEEP_VERSIONS,
-            col(Credential.shredded_at).is_(None),
-        )
-        .values(sealed=SHREDDED, key_id=None, shredded_at=utcnow())
-        .execution_options(synchronize_session=False)
+    result = session.connection().execute(
+        _SHRED_OLD,
+        {
+            "b_account": account_id,
+            "b_kind": kind,
+            "b_through": keep_from - KEEP_VERSIONS,
+            "b_now": utcnow(),
+        },
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 # ------------------------------------------------------------------------------ reveal
@@ -271,14 +292,11 @@ def _find(
     session: Session, *, account_id: int, kind: str, version: int | None
 ) -> tuple[Credential, str]:
     """The newest (or the given) version and the e-mail of who set it."""
-    query = (
-        select(Credential, Person.email)
-        .join(Person, col(Person.id) == Credential.set_by_id)
-        .where(Credential.account_id == account_id, Credential.kind == kind)
-    )
-    if version is not None:
-        query = query.where(Credential.version == version)
-    found = session.exec(query.order_by(col(Credential.version).desc()).limit(1)).first()
+    params: dict[str, Any] = {"account_id": account_id, "kind": kind}
+    if version is None:
+        found = session.exec(_NEWEST, params=params).first()
+    else:
+        found = session.exec(_VERSION, params={**params, "version": version}).first()
     if found is None:
         which = f"version {version} of its {kind}" if version is not None else kind
         raise NotFound(f"Account {account_id} has no {which} on file.")
