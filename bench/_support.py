@@ -1,20 +1,20 @@
-"""What the benchmarks share: command-line numbers and fresh databases to measure on."""
+"""What the benchmarks share: command-line numbers, percentiles, and fresh databases."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-
-from registry.db import make_engine
-
 PG_ENV = "REGISTRY_TEST_DATABASE_URL"
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on: a server that would not start, a wrong answer, output
+    that cannot be read. The script prints it and exits non-zero."""
 
 
 def positive(value: str) -> int:
@@ -25,6 +25,17 @@ def positive(value: str) -> int:
     return number
 
 
+def percentile(values: Iterable[float], fraction: float) -> float:
+    """The nearest-rank percentile: the smallest value with at least ``fraction`` of all the
+    values at or below it (of 1..10, p50 is 5 and p90 is 9); NaN when there are none."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    # rounded first, so float noise (0.07 * 100 is 7.000000000000001) cannot add a rank
+    rank = max(1, min(len(ordered), math.ceil(round(fraction * len(ordered), 9))))
+    return ordered[rank - 1]
+
+
 def pg_url() -> str | None:
     """The PostgreSQL URL the tests use, when one is set."""
     url = os.environ.get(PG_ENV, "")
@@ -33,25 +44,12 @@ def pg_url() -> str | None:
 
 @contextmanager
 def fresh_database(backend: str, directory: Path) -> Iterator[str]:
-    """The URL of an empty database: a SQLite file, or a new PostgreSQL schema (dropped after)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'bench.db'}"
-        return
-    base = pg_url()
-    assert base is not None
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield (
-                make_url(base)
-                .update_query_dict({"options": f"-csearch_path={schema}"})
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    """The URL of an empty database: a SQLite file in ``directory``, or a new schema in the
+    PostgreSQL database of :data:`PG_ENV` (dropped after). The tests' own
+    ``tests.conftest.empty_database``, with the backend chosen here rather than by the
+    environment."""
+    from tests.conftest import empty_database  # the test tooling only when a bench needs it
+
+    with empty_database(directory, "bench", postgres=backend == "postgresql") as (url, engine):
+        engine.dispose()  # the benchmark makes its own
+        yield url

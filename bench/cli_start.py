@@ -53,7 +53,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from _support import positive
+from _support import BenchError, positive
 
 GOAL_RATIO = 1.5
 DEFAULT_RUNS = 15
@@ -99,10 +99,6 @@ else:
     sys.argv = sys.argv[1:]
     runpy.run_path(sys.argv[0], run_name="__main__")
 """
-
-
-class BenchError(Exception):
-    pass
 
 
 @dataclass

@@ -66,7 +66,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from _support import positive
+from _support import percentile, positive
 from sqlalchemy import (
     Column,
     Engine,
@@ -355,13 +355,6 @@ def profile_registry(bench: Bench, iterations: int) -> None:
 
 
 # ------------------------------------------------------------------------------ report
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def main(argv: list[str] | None = None) -> int:

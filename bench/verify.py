@@ -55,7 +55,6 @@ import argparse
 import asyncio
 import http.client
 import json
-import math
 import os
 import random
 import re
@@ -70,7 +69,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from _support import positive
+from _support import BenchError, percentile, positive
 
 import vault
 from registry import migrate
@@ -183,10 +182,6 @@ class Server:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
-
-
-class BenchError(Exception):
-    """A server that would not start, a wrong answer, an unreadable generator output."""
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -377,14 +372,6 @@ def check_bare(port: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ asyncio client
-
-
-def percentile(ordered: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending sequence."""
-    if not ordered:
-        return float("nan")
-    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
-    return ordered[rank - 1]
 
 
 def _parse_head(head: bytes) -> tuple[int, int, bool]:

@@ -2,7 +2,8 @@
 
 Operator commands, like ``registry init`` and ``registry db upgrade``: they need direct access
 to the database (and, to restore, the keyring), not a role in the registry, so they take no
-``--as``. Importing this module is cheap (Typer only); the work is imported when a command runs.
+``--as``. Importing this module is cheap (Typer and ``cli.common``); the work is imported when a
+command runs.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.common import JsonOption
+
 BackupFile = Annotated[
     Path, typer.Argument(help="The new backup file (never overwritten; written mode 0600).")
 ]
 RestoreFile = Annotated[Path, typer.Argument(help="A file written by `registry backup`.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON alone on stdout.")]
 SkipKeyringChecks = Annotated[
     bool,
     typer.Option(
@@ -30,29 +32,23 @@ SkipKeyringChecks = Annotated[
 ]
 
 
-def backup(file: BackupFile, json_: Json = False) -> None:
+def backup(file: BackupFile, json_: JsonOption = False) -> None:
     """Write a consistent snapshot of the whole registry to FILE; secrets stay encrypted."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from cli.common import database_errors, emit_json, stderr, stdout
-    from registry.config import get_settings
-    from registry.db import make_engine, session_scope
+    from cli.common import database, emit_json, stderr, stdout
+    from registry.db import session_scope
     from registry.keys import session_info
     from registry.services import backup as service
 
-    settings = get_settings()
     problem = None
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
+    with database() as (settings, engine):
+        manifest = service.backup(engine=engine, path=file)
         try:
-            manifest = service.backup(engine=engine, path=file)
-            try:
-                with session_scope(engine, session_info(settings)) as session:
-                    recorded = service.record_backup(session, manifest=manifest, path=file)
-            except SQLAlchemyError as exc:
-                recorded, problem = False, str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        finally:
-            engine.dispose()
+            with session_scope(engine, session_info(settings)) as session:
+                recorded = service.record_backup(session, manifest=manifest, path=file)
+        except SQLAlchemyError as exc:
+            recorded, problem = False, str(getattr(exc, "orig", None) or exc).splitlines()[0]
     if problem:
         stderr.print(
             f"The backup is written, but its audit event could not be recorded: {problem}",
@@ -70,25 +66,19 @@ def backup(file: BackupFile, json_: Json = False) -> None:
 
 
 def restore(
-    file: RestoreFile, skip_keyring_checks: SkipKeyringChecks = False, json_: Json = False
+    file: RestoreFile, skip_keyring_checks: SkipKeyringChecks = False, json_: JsonOption = False
 ) -> None:
     """Restore FILE into an empty registry (one without tables is migrated first), all at once."""
-    from cli.common import database_errors, emit_json, stdout
-    from registry.config import get_settings
-    from registry.db import make_engine, session_scope
+    from cli.common import database, emit_json, stdout
+    from registry.db import session_scope
     from registry.keys import open_keyring, session_info
     from registry.services import backup as service
 
-    settings = get_settings()
-    with database_errors(settings):
+    with database() as (settings, engine):
         keyring = None if skip_keyring_checks else open_keyring(settings)
-        engine = make_engine(settings.database_url)
-        try:
-            plan = service.prepare_restore(engine=engine, path=file)
-            with session_scope(engine, session_info(settings)) as session:
-                result = service.restore(session, plan=plan, keyring=keyring)
-        finally:
-            engine.dispose()
+        plan = service.prepare_restore(engine=engine, path=file)
+        with session_scope(engine, session_info(settings)) as session:
+            result = service.restore(session, plan=plan, keyring=keyring)
     manifest = result.manifest
     verdict = result.audit
     if json_:
@@ -97,7 +87,6 @@ def restore(
             "target": result.target,
             "migrated": result.migrated,
             "keyring_checked": result.keyring_checked,
-            "counts_match": True,
             "audit": None
             if verdict is None
             else {"whole": verdict.whole, "events": verdict.events, "message": verdict.message},

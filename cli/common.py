@@ -21,6 +21,7 @@ from rich.table import Table
 from registry.errors import CONCURRENT_CHANGE, DATA_REFUSED, RegistryError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlmodel import Session
 
     from registry.config import Settings
@@ -64,16 +65,33 @@ class Work:
 
 
 def get_settings() -> Settings:
-    """The settings from the environment (pydantic-settings is loaded only when asked)."""
+    """The settings from the environment (pydantic-settings is loaded only when asked); a bad
+    one is refused naming its variable."""
+    from pydantic import ValidationError
+
     from registry import config
 
-    return config.get_settings()
+    try:
+        return config.get_settings()
+    except ValidationError as exc:
+        first, *rest = config.problems(exc)
+        fail(first, rest)
+
+
+def _where(settings: Settings) -> str:
+    """The database URL without its password, to name it in a message."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(settings.database_url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "REGISTRY_DATABASE_URL"
 
 
 @contextmanager
 def database_errors(settings: Settings) -> Iterator[None]:
     """Turn registry errors and an unreachable or empty database into one clear sentence."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import (
         DataError,
         DBAPIError,
@@ -82,7 +100,6 @@ def database_errors(settings: Settings) -> Iterator[None]:
         ProgrammingError,
     )
 
-    where = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
         yield
     except RegistryError as exc:
@@ -92,6 +109,7 @@ def database_errors(settings: Settings) -> Iterator[None]:
     except DataError:
         fail(DATA_REFUSED)
     except (OperationalError, ProgrammingError) as exc:
+        where = _where(settings)
         text = str(exc.orig) if isinstance(exc, DBAPIError) else str(exc)
         if "no such table" in text or ("relation" in text and "does not exist" in text):
             fail(f"The registry at {where} is not initialised; run `registry init` first.")
@@ -99,21 +117,51 @@ def database_errors(settings: Settings) -> Iterator[None]:
 
 
 @contextmanager
+def database() -> Iterator[tuple[Settings, Engine]]:
+    """The settings and an engine on ``REGISTRY_DATABASE_URL`` for one command.
+
+    A bad setting or a URL no engine can be made from is refused before anything is opened;
+    inside the block, registry errors and database failures become one sentence
+    (:func:`database_errors`); the engine is disposed at the end.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from registry.db import make_engine
+
+    settings = get_settings()
+    use = "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
+    try:
+        url = make_url(settings.database_url)
+    except (ArgumentError, ValueError):
+        fail(f"REGISTRY_DATABASE_URL is not a usable database URL: it cannot be parsed ({use}).")
+    shown = url.render_as_string(hide_password=True)
+    bad = f"REGISTRY_DATABASE_URL {shown} is not a usable database URL"
+    try:
+        engine = make_engine(settings.database_url)
+    except NoSuchModuleError:
+        fail(f"{bad}: there is no database dialect {url.drivername!r} ({use}).")
+    except ImportError as exc:
+        fail(f"{bad}: its driver {exc.name or ''} is not installed ({use}).")
+    except (ArgumentError, ValueError) as exc:
+        fail(f"{bad}: {str(exc).splitlines()[0].rstrip('.')} ({use}).")
+    try:
+        with database_errors(settings):
+            yield settings, engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def work(as_: str | None) -> Iterator[Work]:
-    """One command, one transaction, acting as ``as_`` (or REGISTRY_ACTOR)."""
-    from registry.db import make_engine, session_scope
+    """One command, one transaction, acting as ``as_`` (``--as`` or REGISTRY_ACTOR)."""
+    from registry.db import session_scope
     from registry.keys import session_info
     from registry.services.actors import resolve_actor
 
-    settings = get_settings()
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
-        try:
-            with session_scope(engine, session_info(settings)) as session:
-                actor = resolve_actor(session, settings, as_ or settings.actor)
-                yield Work(session=session, settings=settings, actor=actor)
-        finally:
-            engine.dispose()
+    with database() as (settings, engine), session_scope(engine, session_info(settings)) as session:
+        actor = resolve_actor(session, settings, as_)
+        yield Work(session=session, settings=settings, actor=actor)
 
 
 def emit_json(value: Any) -> None:

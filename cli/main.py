@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +24,7 @@ from cli import backup as backup_cmd
 from cli.common import (
     AsOption,
     JsonOption,
+    database,
     database_errors,
     emit_fields,
     emit_json,
@@ -33,7 +36,8 @@ from cli.common import (
     work,
 )
 from registry.enums import Role
-from registry.validation import MAX_ID
+from registry.errors import InvalidInput
+from registry.validation import MAX_ID, parse_time
 
 if TYPE_CHECKING:
     from registry.models import (
@@ -90,23 +94,20 @@ def init(
 ) -> None:
     """Create the database (migrations), the CED department and its first administrator."""
     from registry import migrate
-    from registry.db import make_engine, session_scope
+    from registry.db import session_scope
     from registry.keys import ensure_keyring, session_info
     from registry.services import people, setup
 
-    settings = get_settings()
-    with database_errors(settings):
+    with database() as (settings, engine):
+        # Refuse a bad --admin or --name before the keyring or the database is touched.
+        setup.check_admin(settings=settings, admin_email=admin, admin_name=name)
         keyring, keyring_created = ensure_keyring(settings)
-        engine = make_engine(settings.database_url)
-        try:
-            migrate.upgrade(engine)
-            with session_scope(engine, session_info(settings)) as session:
-                result = setup.initialise(
-                    session, settings=settings, admin_email=admin, admin_name=name
-                )
-                public = people.to_public(session, [result.admin])[0]
-        finally:
-            engine.dispose()
+        migrate.upgrade(engine)
+        with session_scope(engine, session_info(settings)) as session:
+            result = setup.initialise(
+                session, settings=settings, admin_email=admin, admin_name=name
+            )
+            public = people.to_public(session, [result.admin])[0]
     keyring_note = (
         f"Created the keyring {keyring.path}: back it up apart from the database; "
         "losing it loses every stored credential."
@@ -131,12 +132,14 @@ def init(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
     import uvicorn
 
+    with database():
+        pass  # a bad setting or database URL is refused here, not as a traceback per worker
     uvicorn.run(
         "registry.api.app:create_app",
         factory=True,
@@ -167,15 +170,9 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
 def db_current() -> None:
     """Print the database's migration revision and the newest one available."""
     from registry import migrate
-    from registry.db import make_engine
 
-    settings = get_settings()
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
-        try:
-            revision = migrate.current(engine)
-        finally:
-            engine.dispose()
+    with database() as (_, engine):
+        revision = migrate.current(engine)
     head = migrate.head()
     state = "up to date" if revision == head else f"newest is {head}"
     stdout.print(f"{revision or 'none (empty database)'} ({state})", markup=False)
@@ -185,18 +182,13 @@ def _migrate(action: str, revision: str) -> None:
     from alembic.util import CommandError
 
     from registry import migrate
-    from registry.db import make_engine
 
-    settings = get_settings()
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
+    with database() as (_, engine):
         try:
             getattr(migrate, action)(engine, revision)
-            now = migrate.current(engine)
         except CommandError as exc:
             fail(f"{str(exc).rstrip('.')}; nothing changed.")
-        finally:
-            engine.dispose()
+        now = migrate.current(engine)
     stdout.print(f"Database is at revision {now or 'none'}.", markup=False)
 
 
@@ -232,7 +224,7 @@ def departments_list(as_: AsOption = None, json_: JsonOption = False) -> None:
     with work(as_) as w:
         rows = [
             DepartmentPublic.model_validate(d, from_attributes=True)
-            for d in departments.list_departments(w.session, actor=w.actor)
+            for d in departments.list_departments(w.session)
         ]
     if json_:
         emit_json(rows)
@@ -712,13 +704,7 @@ def request_approve(
             holders=holder or [],
         )
         public = requests.to_public(w.session, [request])[0]
-    said = (
-        f"Request {public.id} approved; account {public.account_id} is "
-        + ("active." if public.kind == "new_account" else "decommissioned.")
-        if public.state == "approved"
-        else f"Request {public.id} approved by the department; it now awaits CED."
-    )
-    _emit_request(public, json_, said=said)
+    _emit_request(public, json_, said=requests.approval_outcome(public))
 
 
 @request_app.command("reject")
@@ -762,17 +748,37 @@ ARGUMENT_REFUSED = (
 
 
 def _read_secret() -> Secret[str]:
-    """The secret from a hidden prompt on a terminal, or all of stdin otherwise."""
+    """The secret from a hidden prompt on a terminal, or all of stdin otherwise (UTF-8, at
+    most ``MAX_SECRET_LENGTH`` characters and a line ending: a longer stream is refused, not
+    read to its end)."""
+    from registry.services.credentials import MAX_SECRET_LENGTH
     from vault import Secret
 
+    if sys.stdin is None:
+        fail(
+            "There is no standard input to read the secret from; pipe the value on stdin or "
+            "type it at the hidden prompt. Nothing was stored."
+        )
     if sys.stdin.isatty():
         value = typer.prompt("Secret", hide_input=True, confirmation_prompt=True)
-    else:
-        value = sys.stdin.read()
-        if value.endswith("\n"):
+        return Secret(value)
+    limit = 4 * MAX_SECRET_LENGTH + 2  # UTF-8 takes at most 4 bytes a character; then CR LF
+    stream = getattr(sys.stdin, "buffer", None)  # None when stdin was replaced by a text stream
+    data = (
+        stream.read(limit + 1)
+        if stream is not None
+        else sys.stdin.read(limit + 1).encode("utf-8", "surrogateescape")
+    )
+    if len(data) > limit:
+        fail(f"The secret is longer than {MAX_SECRET_LENGTH} characters; nothing was stored.")
+    try:
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        fail("The secret is not valid UTF-8 text; nothing was stored.")
+    if value.endswith("\n"):
+        value = value[:-1]
+        if value.endswith("\r"):
             value = value[:-1]
-            if value.endswith("\r"):
-                value = value[:-1]
     return Secret(value)
 
 
@@ -969,27 +975,70 @@ def handover_command(
             fail(f"Cannot read {map_file}: {exc.strerror or exc}.")
         with database_errors(get_settings()):
             mapping = handover.parse_map(data)
-    with work(as_) as w:
-        report = handover.handover(
-            w.session,
-            settings=w.settings,
-            actor=w.actor,
-            departing=departing,
-            successor=to,
-            mapping=mapping,
-            dry_run=dry_run,
-        )
-    if csv_file is not None:
-        try:
-            csv_file.write_text(handover.report_csv(report))
-        except OSError as exc:
-            fail(
-                f"The handover is done but {csv_file} could not be written: {exc.strerror or exc}."
+    with _output_file(csv_file) as hr:
+        with work(as_) as w:
+            report = handover.handover(
+                w.session,
+                settings=w.settings,
+                actor=w.actor,
+                departing=departing,
+                successor=to,
+                mapping=mapping,
+                dry_run=dry_run,
             )
-    if json_:
-        emit_json(report)
+        # The report first: it lists the credentials to rotate, which must not be lost when
+        # the CSV cannot be written.
+        if json_:
+            emit_json(report)
+        else:
+            _print_handover(report)
+        if hr is not None:
+            try:
+                hr.write(handover.report_csv(report))
+            except OSError as exc:
+                done = "Nothing changed (a preview)" if dry_run else "The handover is done"
+                fail(f"{done}, but {csv_file} could not be written: {exc.strerror or exc}.")
+
+
+@contextmanager
+def _output_file(path: Path | None) -> Iterator[_Output | None]:
+    """``path`` opened for writing before the work starts, so that a path that cannot be
+    written is refused with nothing changed. A file created here is removed again when the
+    work fails; an existing one is replaced only when written."""
+    if path is None:
+        yield None
         return
-    _print_handover(report)
+    try:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            created = True
+        except FileExistsError:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            created = False
+    except OSError as exc:
+        fail(f"Cannot write {path}: {exc.strerror or exc}; nothing changed.")
+    finished = False
+    try:
+        yield _Output(fd)
+        finished = True
+    finally:
+        os.close(fd)
+        if created and not finished:
+            with suppress(OSError):
+                path.unlink()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Output:
+    fd: int
+
+    def write(self, text: str) -> None:
+        """Replace what the file held with ``text`` (UTF-8)."""
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(self.fd, data) :]
+        if stat.S_ISREG(os.fstat(self.fd).st_mode):
+            os.ftruncate(self.fd, os.lseek(self.fd, 0, os.SEEK_CUR))
 
 
 def _print_handover(report: HandoverReport) -> None:
@@ -1046,12 +1095,9 @@ def _when(value: str | None, what: str) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        fail(
-            f"{what} must be a date or time such as 2026-11-01 or 2026-11-01T09:30, not {value!r}."
-        )
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        return parse_time(value, what=what)
+    except InvalidInput as exc:
+        fail(exc.message)
 
 
 @audit_app.command("log")
@@ -1115,17 +1161,14 @@ def audit_verify(
     """Recompute the chain; exit 0 only when the log is whole."""
     from registry.services import audit
 
+    data = None
+    if checkpoint is not None:
+        try:
+            data = checkpoint.read_bytes()
+        except OSError as exc:
+            fail(f"Cannot read {checkpoint}: {exc.strerror or exc}.")
     with work(as_) as w:
-        w.actor.require(Role.admin, Role.ced, Role.auditor, to="verify the audit log")
-        keyring = w.keyring()
-        mark = None
-        if checkpoint is not None:
-            try:
-                data = checkpoint.read_bytes()
-            except OSError as exc:
-                fail(f"Cannot read {checkpoint}: {exc.strerror or exc}.")
-            mark = audit.read_checkpoint(data, keyring=keyring)
-        verdict = audit.verify(w.session, key=keyring.audit_key, checkpoint=mark)
+        verdict = audit.verify_log(w.session, keyring=w.keyring(), actor=w.actor, checkpoint=data)
     if json_:
         emit_json({**dataclasses.asdict(verdict), "message": verdict.message})
     else:
@@ -1157,9 +1200,7 @@ def audit_seal(as_: AsOption = None) -> None:
     from registry.services import audit
 
     with work(as_) as w:
-        w.actor.require(Role.admin, Role.ced, to="seal the audit log")
-        w.keyring()  # a clear error when it still cannot be opened
-        count = audit.seal_pending(w.session)
+        count = audit.seal(w.session, keyring=w.keyring(), actor=w.actor)
     stdout.print(f"Sealed {count} event(s).", markup=False)
 
 
@@ -1240,17 +1281,12 @@ def verify_command(
     json_: JsonOption = False,
 ) -> None:
     """Is this an official government account? Exit 0 when it is, 1 when it is not."""
-    from registry.db import make_engine
+    from registry.db import read_only
     from registry.services import verify
 
-    settings = get_settings()
-    with database_errors(settings):
-        engine = make_engine(settings.database_url)
-        try:
-            with engine.connect() as connection:
-                answer = verify.answer(connection, platform=platform, handle=handle, url=url)
-        finally:
-            engine.dispose()
+    # One statement: an autocommit read, which on SQLite takes no write lock (as the API).
+    with database() as (_, engine), read_only(engine) as connection:
+        answer = verify.answer(connection, platform=platform, handle=handle, url=url)
     if json_:
         emit_json(answer)
     else:
@@ -1260,6 +1296,19 @@ def verify_command(
 
 
 def main() -> None:
+    """The ``registry`` console script."""
+    for position, argument in enumerate(sys.argv[1:], start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            # Bytes that are not UTF-8 reach Python as lone surrogates, which no database,
+            # JSON document or terminal takes: refuse them before any command runs.
+            shown = os.fsencode(argument)[:60].decode("utf-8", "backslashreplace")
+            stderr.print(
+                f"Argument {position} ({shown}) is not valid UTF-8 text; nothing was done.",
+                markup=False,
+            )
+            raise SystemExit(1) from None
     app()
 
 

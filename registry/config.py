@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "REGISTRY_"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     database_url: str = "sqlite:///registry.db"
     keyring: str = "registry.keyring"
@@ -18,7 +20,6 @@ class Settings(BaseSettings):
         description="Comma-separated approved government e-mail domains.",
     )
     ced_department: str = "CED"
-    actor: str | None = None
     review_interval_days: int = Field(default=365, ge=1)
     rotation_age_days: int = Field(
         default=365, ge=1, description="Credentials older than this are due for rotation."
@@ -35,16 +36,51 @@ class Settings(BaseSettings):
         description="Largest HTTP request body accepted (a 10,000-row CSV is about 1 MB).",
     )
 
+    @field_validator("database_url", "keyring", "gov_domains", "ced_department")
+    @classmethod
+    def _utf8(cls, value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8, as Python decodes them
+            raise ValueError("it is not valid UTF-8 text") from None
+        return value
+
+    @field_validator("gov_domains")
+    @classmethod
+    def _some_domain(cls, value: str) -> str:
+        if not _domains(value):
+            raise ValueError("it must name at least one approved domain, such as gov.mb.ca")
+        return value
+
     @cached_property
     def approved_domains(self) -> tuple[str, ...]:
         """The approved domains, lower case, without blanks or duplicates."""
-        seen: dict[str, None] = {}
-        for part in self.gov_domains.split(","):
-            domain = part.strip().lower().rstrip(".")
-            if domain:
-                seen[domain] = None
-        return tuple(seen)
+        return _domains(self.gov_domains)
+
+
+def _domains(text: str) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for part in text.split(","):
+        domain = part.strip().lower().rstrip(".")
+        if domain:
+            seen[domain] = None
+    return tuple(seen)
 
 
 def get_settings() -> Settings:
     return Settings()
+
+
+def problems(error: ValidationError) -> list[str]:
+    """One sentence per refused setting, naming its environment variable (never a dump)."""
+    found = []
+    for item in error.errors(include_url=False):
+        field = "_".join(str(part) for part in item["loc"])
+        reason = str(item["msg"]).removeprefix("Value error, ")
+        shown = "" if field == "database_url" else "=" + repr(item["input"])  # a password
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        found.append(
+            f"{ENV_PREFIX}{field.upper()}{shown} is not usable: {reason[:1].lower()}{reason[1:]}."
+        )
+    return found

@@ -19,7 +19,9 @@ def open_keyring(settings: Settings) -> Keyring:
         return Keyring.load(settings.keyring)
     except VaultError as exc:
         raise VaultUnavailable(
-            f"The credential vault is unavailable: {exc} Everything but secrets still works."
+            f"The credential vault is unavailable: {exc} Until it is fixed, only what needs "
+            "the keyring is refused (credentials, verifying or sealing the audit log, "
+            "restoring a backup); everything else still works."
         ) from None
 
 
@@ -30,7 +32,12 @@ def ensure_keyring(settings: Settings) -> tuple[Keyring, bool]:
     opened is an error, never silently replaced: that would lose every secret.
     """
     path = Path(settings.keyring)
-    if not path.exists():
+    try:
+        missing = not path.exists()
+    except OSError as exc:  # a folder without search permission, a name too long
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise VaultUnavailable(f"Cannot use the keyring path {path}: {reason}.") from None
+    if missing:
         try:
             return Keyring.create(path), True
         except KeyringExists:

@@ -13,20 +13,13 @@ from sqlalchemy import Engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(engine: Engine) -> Config:
+def _run(engine: Engine, action: str, revision: str) -> None:
+    """Alembic's ``action`` to ``revision`` on one connection of ``engine`` (env.py commits)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
-    return config
-
-
-def _run(engine: Engine, action: str, revision: str) -> None:
     with engine.connect() as connection:
-        config = alembic_config(engine)
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)
-        if connection.in_transaction():
-            connection.commit()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -1,7 +1,8 @@
-"""Checks on free text and URLs that every entry point shares."""
+"""Checks on free text, URLs, choices and times that every entry point shares."""
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from enum import StrEnum
 from typing import TypeVar
@@ -32,6 +33,8 @@ def clean_text(value: str, *, field: str, max_length: int, required: bool = True
             raise InvalidInput(f"{field} contains a right-to-left or other direction override.")
         if unicodedata.category(char) == "Cc" and char not in "\t\n":
             raise InvalidInput(f"{field} contains a control character.")
+        if unicodedata.category(char) == "Cs":  # a lone surrogate: not text any database takes
+            raise InvalidInput(f"{field} is not valid UTF-8 text.")
     return text
 
 
@@ -55,3 +58,21 @@ def parse_choice(choices: type[E], value: str, *, what: str) -> E:
     except ValueError:
         known = ", ".join(member.value for member in choices)
         raise InvalidInput(f"Unknown {what} {value!r}; choose one of {known}.") from None
+
+
+def parse_time(value: str, *, what: str) -> dt.datetime:
+    """``value``, an ISO 8601 date or time, as an aware time in UTC (UTC when it names no offset).
+
+    A time with an offset is converted here, so an extreme one (9999-12-31T23:59:59-23:00)
+    is refused in one sentence rather than overflowing in the driver.
+    """
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{what} must be an ISO 8601 date or time such as 2026-11-01 or 2026-11-01T09:30Z."
+        ) from None
+    try:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput(f"{what} falls outside the years 1 to 9999 in UTC.") from None

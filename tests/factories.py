@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from registry.config import Settings
 from registry.models import Account, Person, Role
+from registry.platforms import canonical_profile_url, get_platform
 from registry.services import accounts, departments, people
 from registry.services.actors import Actor, actor_for
 
@@ -92,7 +93,7 @@ class World:
             departments_by_code=accounts.all_departments(self.session),
             platform=platform,
             handle=handle,
-            url=f"https://example.org/{handle}",
+            url=canonical_profile_url(get_platform(platform), handle),
             category="official",
             department=department,
             program_area="",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import func, select
 
-from registry.errors import Forbidden, InvalidInput, NotFound
-from registry.models import AccessGrant, Account, AuditEvent
+from registry.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from registry.models import AccessGrant, Account, AuditEvent, PersonStatus
+from registry.platforms import canonical_profile_url, get_platform
 from registry.services import accounts
 from registry.services.accounts import ImportRejected
 from tests.factories import World
@@ -25,11 +28,10 @@ def row(
     login: str = "agr.social@gov.mb.ca",
     purpose: str = "Farm news",
     holders: str = "ced.one@gov.mb.ca;sam.staff@agr.gov.mb.ca",
+    url: str | None = None,
 ) -> str:
-    return (
-        f"{platform},{handle},https://example.org/{handle},{category},{department},"
-        f"{login},{purpose},{holders}\n"
-    )
+    link = url or canonical_profile_url(get_platform(platform), handle)
+    return f"{platform},{handle},{link},{category},{department},{login},{purpose},{holders}\n"
 
 
 def import_csv(world: World, text: str | bytes, actor: str = "ced1") -> list[int]:
@@ -91,6 +93,27 @@ class TestImport:
         assert "No department with code 'XYZ'" in problems[5]
         after = (count(world, Account), count(world, AccessGrant), count(world, AuditEvent))
         assert after == before
+
+    def test_profile_urls_must_name_the_rows_account(self, world: World) -> None:
+        before = count(world, Account)
+        text = (
+            HEADER
+            + row("MBFinance", platform="x", url="https://evil.example/login")
+            + row("MBFinance", platform="x", url="https://x.com/SomeoneElse")
+            + row("MBFinance", platform="x", url="https://www.facebook.com/MBFinance")
+            + row("MBFinance", platform="x", url="https://x.com/mbfinance/")
+        )
+        with pytest.raises(ImportRejected) as caught:
+            import_csv(world, text)
+        assert caught.value.problems == [
+            "line 2: 'https://evil.example/login' is not a profile on a platform the registry "
+            "knows",
+            "line 3: The profile URL 'https://x.com/SomeoneElse' points to X (Twitter) "
+            "@SomeoneElse, not to the account being registered, X (Twitter) @MBFinance",
+            "line 4: The profile URL 'https://www.facebook.com/MBFinance' points to Facebook "
+            "@MBFinance, not to the account being registered, X (Twitter) @MBFinance",
+        ]  # line 5 is fine: the same handle in another case, a trailing slash
+        assert count(world, Account) == before
 
     def test_duplicates_in_the_file_and_in_the_registry(self, world: World) -> None:
         existing = world.account("ManitobaAg")
@@ -167,6 +190,46 @@ class TestImport:
             progress=lambda done, total: seen.append((done, total)),
         )
         assert seen[-1] == (2, 2)
+
+
+class TestResolveHolders:
+    def resolve(self, world: World, *emails: str) -> list[str]:
+        people = accounts.resolve_holders(world.session, settings=world.settings, emails=emails)
+        return [p.email for p in people]
+
+    def test_in_order_without_repeats_in_one_query(self, world: World) -> None:
+        statements: list[str] = []
+
+        def seen(*args: Any) -> None:
+            statements.append(args[2])
+
+        connection = world.session.connection()
+        event.listen(connection, "before_cursor_execute", seen)
+        try:
+            found = self.resolve(
+                world, "Sam.Staff@agr.gov.mb.ca", "ced.one@gov.mb.ca", "sam.staff@agr.gov.mb.ca"
+            )
+        finally:
+            event.remove(connection, "before_cursor_execute", seen)
+        assert found == ["sam.staff@agr.gov.mb.ca", "ced.one@gov.mb.ca"]
+        assert len(statements) == 1
+
+    def test_every_unknown_address_in_one_sentence(self, world: World) -> None:
+        with pytest.raises(NotFound) as caught:
+            self.resolve(world, "ghost@gov.mb.ca", "ced.one@gov.mb.ca", "spook@gov.mb.ca")
+        assert caught.value.message == (
+            "Holders ghost@gov.mb.ca, spook@gov.mb.ca are not registered people."
+        )
+
+    def test_leavers_and_other_domains_are_refused(self, world: World) -> None:
+        with pytest.raises(InvalidInput, match="approved government domain"):
+            self.resolve(world, "ced.one@gov.mb.ca.evil.com")
+        leaver = world.people["agr_staff"]
+        leaver.status = PersonStatus.left.value
+        world.session.add(leaver)
+        world.session.flush()
+        with pytest.raises(RuleViolation, match=f"Holder {leaver.email} has left government"):
+            self.resolve(world, "ced.one@gov.mb.ca", leaver.email)
 
 
 class TestSeeingAccounts:

@@ -8,7 +8,7 @@ import pytest
 
 from registry.api.errors import UNREADABLE_BODY, UNREADABLE_FORM
 from registry.validation import MAX_ID
-from tests.conftest import Api
+from tests.conftest import Api, assert_refused
 from tests.factories import CAST
 
 BEYOND = MAX_ID + 1  # past a 32-bit INTEGER column: PostgreSQL refused it with a 500
@@ -18,13 +18,6 @@ def declared(api: Api, method: str, path: str) -> set[int]:
     """The statuses /openapi.json declares for an operation."""
     operation = api.client.get("/openapi.json").json()["paths"][path][method.lower()]
     return {int(status) for status in operation["responses"]}
-
-
-def assert_error(response: Any, status: int, error: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["error"] == error and body["detail"].endswith("."), body
-    return body
 
 
 class TestBodiesThatCannotBeRead:
@@ -42,7 +35,7 @@ class TestBodiesThatCannotBeRead:
             content=b'{"handle": "\xff\xfe"}',
             headers={**api.headers("ced1"), "Content-Type": "application/json"},
         )
-        body = assert_error(response, 422, "invalid_input")
+        body = assert_refused(response, 422, error="invalid_input")
         assert body["detail"] == UNREADABLE_BODY
 
     def test_a_broken_form_on_a_console_page_is_an_error_page(self, api: Api) -> None:
@@ -74,7 +67,7 @@ class TestMethodNotAllowed:
         self, api: Api, method: str, path: str, allow: str
     ) -> None:
         response = api.client.request(method, path, headers=api.headers("ced1"))
-        body = assert_error(response, 405, "method_not_allowed")
+        body = assert_refused(response, 405, error="method_not_allowed")
         assert response.headers["allow"] == allow
         assert body["detail"].startswith(f"{method} is not allowed here; use ")
 
@@ -99,7 +92,7 @@ class TestIdsBeyondTheIntegerColumns:
         largest = api.client.request(method, path.format(MAX_ID), headers=api.headers("admin"))
         assert largest.status_code == 404, largest.text
         beyond = api.client.request(method, path.format(BEYOND), headers=api.headers("admin"))
-        assert_error(beyond, 422, "invalid_input")
+        assert_refused(beyond, 422, error="invalid_input")
 
     @pytest.mark.parametrize("name", ["after_seq", "account_id"])
     def test_audit_filters(self, api: Api, name: str) -> None:
@@ -110,7 +103,7 @@ class TestIdsBeyondTheIntegerColumns:
         beyond = api.client.get(
             "/audit/events", params={name: BEYOND}, headers=api.headers("auditor")
         )
-        assert_error(beyond, 422, "invalid_input")
+        assert_refused(beyond, 422, error="invalid_input")
 
     def test_ids_in_bodies(self, api: Api) -> None:
         decommission = api.client.post(
@@ -118,13 +111,13 @@ class TestIdsBeyondTheIntegerColumns:
             json={"kind": "decommission", "account_id": BEYOND, "reason": "Closed."},
             headers=api.headers("agr_requester"),
         )
-        assert_error(decommission, 422, "invalid_input")
+        assert_refused(decommission, 422, error="invalid_input")
         reveal = api.client.post(
             "/accounts/1/credentials/password/reveal",
             json={"reason": "Audit.", "version": BEYOND},
             headers=api.headers("ced1"),
         )
-        assert_error(reveal, 422, "invalid_input")
+        assert_refused(reveal, 422, error="invalid_input")
 
 
 class TestAuditTimes:
@@ -145,7 +138,7 @@ class TestAuditTimes:
     @pytest.mark.parametrize("value", ["0.5", "1700000000", "yesterday", "2026-13-01"])
     def test_anything_but_an_iso_date_or_time_is_refused(self, api: Api, value: str) -> None:
         """Numbers were taken as seconds since 1970; the schema promises a date-time."""
-        body = assert_error(self.events(api, since=value), 422, "invalid_input")
+        body = assert_refused(self.events(api, since=value), 422, error="invalid_input")
         assert "since" in body["detail"]
 
 
@@ -156,13 +149,13 @@ class TestDeclaredStatuses:
         response = api.client.get(
             "/tokens", params={"email": "nobody@gov.mb.ca"}, headers=api.headers("admin")
         )
-        assert_error(response, 404, "not_found")
+        assert_refused(response, 404, error="not_found")
         assert 404 in declared(api, "GET", "/tokens")
 
     @pytest.mark.parametrize("path", ["/people", "/requests"])
     def test_lists_filtered_by_an_unknown_department(self, api: Api, path: str) -> None:
         response = api.client.get(path, params={"department": "NOPE"}, headers=api.headers("ced1"))
-        assert_error(response, 404, "not_found")
+        assert_refused(response, 404, error="not_found")
         assert 404 in declared(api, "GET", path)
 
     def test_a_handover_that_is_done_is_201(self, api: Api) -> None:

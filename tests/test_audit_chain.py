@@ -7,13 +7,16 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
+from typer.testing import CliRunner
 
-from registry.errors import InvalidInput
+from cli.main import app
+from registry.errors import Forbidden, InvalidInput
 from registry.keys import AUDIT_KEY
 from registry.services import access, accounts, audit, credentials, handover, requests, tokens
 from registry.services.actors import resolve_actor
@@ -350,3 +353,80 @@ class TestConcurrentAppends:
         result = verdict(fresh_db)
         assert result.whole, result.message
         assert sum(e["action"] == "test.concurrent" for e in events(fresh_db)) == 90
+
+
+class TestWhoMayVerifyAndSeal:
+    def test_a_requester_may_neither_verify_nor_seal(self, world: World, keyring: Keyring) -> None:
+        requester = world.actor("agr_requester")
+        with pytest.raises(Forbidden, match="may not verify the audit log"):
+            audit.verify_log(world.session, keyring=keyring, actor=requester)
+        with pytest.raises(Forbidden, match="may not seal the audit log"):
+            audit.seal(world.session, keyring=keyring, actor=requester)
+
+    def test_an_auditor_verifies_and_only_ced_or_an_admin_seals(
+        self, world: World, keyring: Keyring
+    ) -> None:
+        auditor = world.actor("auditor")
+        assert audit.verify_log(world.session, keyring=keyring, actor=auditor).whole
+        with pytest.raises(Forbidden, match="needs the admin or ced role"):
+            audit.seal(world.session, keyring=keyring, actor=auditor)
+        assert audit.seal(world.session, keyring=keyring, actor=world.actor("ced1")) == 0
+
+    def test_verify_log_checks_the_checkpoint_file(self, world: World, keyring: Keyring) -> None:
+        auditor = world.actor("auditor")
+        mark = audit.make_checkpoint(world.session, keyring=keyring, actor=auditor)
+        data = json.dumps(mark).encode()
+        assert audit.verify_log(
+            world.session, keyring=keyring, actor=auditor, checkpoint=data
+        ).whole
+        forged = json.dumps({**mark, "seq": mark["seq"] - 1}).encode()
+        with pytest.raises(InvalidInput, match="signature does not match"):
+            audit.verify_log(world.session, keyring=keyring, actor=auditor, checkpoint=forged)
+
+
+class TestDamagedCheckpoints:
+    @pytest.mark.parametrize(
+        "data",
+        [
+            b'{"seq": 1e400, "hash": "", "at": "", "signature": ""}',  # int() would overflow
+            b"[" * 100_000,  # json.loads would recurse too deep
+            b'{"seq": "7", "hash": "ab", "at": "now", "signature": ""}',
+            b'{"seq": true, "hash": "ab", "at": "now", "signature": ""}',
+            b'{"seq": 7, "hash": ["ab"], "at": "now", "signature": ""}',
+            b'{"seq": 7, "hash": "ab", "at": 5, "signature": ""}',
+            b'{"seq": 7, "hash": "ab", "at": "now", "signature": 5}',
+            b"\xff\xfe",
+            b"[]",
+        ],
+        ids=[
+            "huge-float",
+            "deep",
+            "seq-str",
+            "seq-bool",
+            "hash-list",
+            "at-int",
+            "sig-int",
+            "not-utf8",
+            "list",
+        ],
+    )
+    def test_are_refused_in_one_sentence(self, keyring: Keyring, data: bytes) -> None:
+        with pytest.raises(InvalidInput, match=r"^The checkpoint file is not a checkpoint"):
+            audit.read_checkpoint(data, keyring=keyring)
+
+    def test_the_command_says_so_without_a_traceback(
+        self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        with fresh_db.scope() as session:
+            World.build(session, fresh_db.settings())
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
+        monkeypatch.setenv("REGISTRY_KEYRING", str(fresh_db.keyring_path))
+        damaged = tmp_path / "head.json"
+        damaged.write_text('{"seq": 1e400, "hash": "", "at": "", "signature": ""}')
+        result = CliRunner().invoke(
+            app, ["audit", "verify", "--checkpoint", str(damaged), "--as", CAST["auditor"][0]]
+        )
+        assert result.exit_code == 1 and "Traceback" not in result.stderr, result.exception
+        assert result.stderr.strip() == audit.NOT_A_CHECKPOINT
+        refused = CliRunner().invoke(app, ["audit", "seal", "--as", CAST["auditor"][0]])
+        assert refused.exit_code == 1 and "may not seal the audit log" in refused.stderr

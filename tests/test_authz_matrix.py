@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ from urllib.parse import unquote_plus
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, Table
 from sqlmodel import SQLModel
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -61,7 +60,15 @@ from registry.api.app import create_app
 from registry.config import Settings
 from registry.services import people
 from registry.services import tokens as token_service
-from tests.conftest import FreshDatabase, new_database
+from tests.conftest import (
+    AUDIT_TABLES,
+    FreshDatabase,
+    Rows,
+    csrf_of,
+    new_database,
+    sign_in,
+    table_rows,
+)
 from tests.factories import CAST
 from tests.factories import World as Cast
 
@@ -271,8 +278,6 @@ def new_request(handle: str) -> dict[str, Any]:
 
 
 TABLES: list[Table] = list(SQLModel.metadata.sorted_tables)
-AUDIT_TABLES = frozenset({"audit_event", "audit_head"})
-Rows = dict[str, list[dict[str, Any]]]
 
 
 @dataclass
@@ -290,13 +295,7 @@ class World:
     dirty: bool = False
 
     def read(self) -> Rows:
-        with self.engine.connect() as conn:
-            return {
-                t.name: [
-                    dict(r) for r in conn.execute(select(t).order_by(*t.primary_key)).mappings()
-                ]
-                for t in TABLES
-            }
+        return table_rows(self.engine)
 
     def restore(self) -> None:
         """Put every table back as the world was built (ids included)."""
@@ -319,12 +318,6 @@ class World:
         if persona in self.cookies:
             self.client.cookies.set("registry_session", self.cookies[persona])
         return self.csrf.get(persona, "")
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field in the form"
-    return found.group(1)
 
 
 def _expect(response: httpx.Response, status: int) -> httpx.Response:
@@ -396,11 +389,8 @@ def _build(db: FreshDatabase, client: TestClient) -> World:
     cookies, csrf = {}, {}
     for persona, token in issued.items():
         client.cookies.clear()
-        form = client.get("/login")
-        signed = client.post("/login", data={"token": token, "csrf": csrf_of(form.text)})
-        assert (signed.status_code, signed.headers["location"]) == (303, "/console"), signed.text
+        csrf[persona] = sign_in(client, token)
         cookies[persona] = client.cookies["registry_session"]
-        csrf[persona] = csrf_of(client.get("/console").text)
     client.cookies.clear()
     # The leaver leaves: a real handover, run by an administrator.
     handover = _expect(

@@ -10,13 +10,11 @@ from collections.abc import Callable
 
 import pytest
 from sqlmodel import select
-from typer.testing import CliRunner
 
-from cli.main import app
-from registry.errors import Forbidden
-from registry.models import AccessGrant, Account, Credential, utcnow
+from registry.errors import Forbidden, NotFound
+from registry.models import AccessGrant, Account, AccountRequest, Credential, utcnow
 from registry.services import compliance, credentials, requests
-from tests.conftest import FreshDatabase
+from tests.conftest import Cli, FreshDatabase
 from tests.factories import CAST, World
 from vault import Keyring, Secret
 
@@ -135,6 +133,23 @@ def _(world: World, account: Account) -> None:
     change(world, account)
 
 
+def submit_request(world: World) -> AccountRequest:
+    """A new-account request by AGR's requester, waiting for its first approval."""
+    return requests.submit_new_account(
+        world.session,
+        settings=world.settings,
+        actor=world.actor("agr_requester"),
+        platform="x",
+        handle="mbag",
+        url="https://x.com/mbag",
+        category="official",
+        department="AGR",
+        purpose="News",
+        login_email="agr.social@gov.mb.ca",
+        holders=[],
+    )
+
+
 class TestEachFinding:
     def test_a_compliant_account_has_no_findings(self, world: World, keyring: Keyring) -> None:
         compliant(world, keyring)
@@ -163,19 +178,7 @@ class TestEachFinding:
     def test_a_request_waiting_too_long_names_who_must_act(
         self, world: World, keyring: Keyring
     ) -> None:
-        request = requests.submit_new_account(
-            world.session,
-            settings=world.settings,
-            actor=world.actor("agr_requester"),
-            platform="x",
-            handle="mbag",
-            url="https://x.com/mbag",
-            category="official",
-            department="AGR",
-            purpose="News",
-            login_email="agr.social@gov.mb.ca",
-            holders=[],
-        )
+        request = submit_request(world)
         assert codes(world) == []
         request.submitted_at = utcnow() - dt.timedelta(days=20)
         change(world, request)
@@ -220,64 +223,59 @@ class TestEachFinding:
 
 class TestReportFromTheCli:
     def test_formats_parse_and_fail_on_violation_exit_codes(
-        self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch
+        self, fresh_db: FreshDatabase, cli: Cli
     ) -> None:
         with fresh_db.scope() as session:
             world = World.build(session, fresh_db.settings())
             account = world.account("AgrNews")
-        monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
-        monkeypatch.setenv("REGISTRY_KEYRING", str(fresh_db.keyring_path))
-        runner = CliRunner()
         auditor = ["--as", CAST["auditor"][0]]
-        as_json = runner.invoke(app, ["audit", "report", "--format", "json", *auditor])
+        as_json = cli("audit", "report", "--format", "json", *auditor)
         body = json.loads(as_json.stdout)
         assert [(f["account_id"], f["code"]) for f in body["findings"]] == [
             (account.id, "no_credentials")
         ]
-        as_csv = runner.invoke(app, ["audit", "report", "--format", "csv", *auditor])
+        as_csv = cli("audit", "report", "--format", "csv", *auditor)
         rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
         assert rows[0]["code"] == "no_credentials" and rows[0]["rule"] == "5"
-        failing = runner.invoke(app, ["audit", "report", "--fail-on-violation", *auditor])
+        failing = cli("audit", "report", "--fail-on-violation", *auditor)
         assert failing.exit_code == 1
-        put = runner.invoke(
-            app,
-            ["vault", "put", str(account.id), "--kind", "password", "--as", CAST["ced1"][0]],
+        put = cli(
+            "vault",
+            "put",
+            str(account.id),
+            "--kind",
+            "password",
+            "--as",
+            CAST["ced1"][0],
             input="pw\n",
         )
         assert put.exit_code == 0, put.stderr
-        passing = runner.invoke(app, ["audit", "report", "--fail-on-violation", *auditor])
+        passing = cli("audit", "report", "--fail-on-violation", *auditor)
         assert passing.exit_code == 0, passing.stdout
-        bad = runner.invoke(app, ["audit", "report", "--format", "xml", *auditor])
+        bad = cli("audit", "report", "--format", "xml", *auditor)
         assert bad.exit_code == 1 and "table, json or csv" in bad.stderr
 
     def test_review_and_audit_commands(
-        self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+        self, fresh_db: FreshDatabase, cli: Cli, tmp_path: object
     ) -> None:
         with fresh_db.scope() as session:
             world = World.build(session, fresh_db.settings())
             account = world.account("AgrNews")
-        monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
-        monkeypatch.setenv("REGISTRY_KEYRING", str(fresh_db.keyring_path))
-        runner = CliRunner()
         ced = ["--as", CAST["ced1"][0]]
-        reviewed = runner.invoke(
-            app, ["accounts", "review", str(account.id), "--note", "All good", "--json", *ced]
-        )
+        reviewed = cli("accounts", "review", str(account.id), "--note", "All good", "--json", *ced)
         assert reviewed.exit_code == 0, reviewed.stderr
         assert json.loads(reviewed.stdout)["last_reviewed_at"]
-        refused = runner.invoke(
-            app, ["accounts", "review", str(account.id), "--as", CAST["agr_requester"][0]]
-        )
+        refused = cli("accounts", "review", str(account.id), "--as", CAST["agr_requester"][0])
         assert refused.exit_code == 1 and "needs the ced role" in refused.stderr
-        log = runner.invoke(app, ["audit", "log", "--account", str(account.id), "--json", *ced])
+        log = cli("audit", "log", "--account", str(account.id), "--json", *ced)
         lines = [json.loads(line) for line in log.stdout.splitlines()]
         assert [e["action"] for e in lines] == ["account.created", "account.reviewed"]
         assert lines[1]["details"]["note"] == "All good"
-        verified = runner.invoke(app, ["audit", "verify", *ced])
+        verified = cli("audit", "verify", *ced)
         assert verified.exit_code == 0 and "whole" in verified.stdout
         checkpoint = f"{tmp_path}/head.json"
-        assert runner.invoke(app, ["audit", "checkpoint", "--out", checkpoint, *ced]).exit_code == 0
-        against = runner.invoke(app, ["audit", "verify", "--checkpoint", checkpoint, *ced])
+        assert cli("audit", "checkpoint", "--out", checkpoint, *ced).exit_code == 0
+        against = cli("audit", "verify", "--checkpoint", checkpoint, *ced)
         assert against.exit_code == 0
         with fresh_db.engine.begin() as conn:
             from sqlalchemy import delete
@@ -285,7 +283,7 @@ class TestReportFromTheCli:
             from registry.services.audit import EVENTS
 
             conn.execute(delete(EVENTS).where(EVENTS.c.seq == 3))
-        broken = runner.invoke(app, ["audit", "verify", *ced])
+        broken = cli("audit", "verify", *ced)
         assert broken.exit_code == 1
         assert "NOT whole at sequence 3: event 3 is missing" in broken.stderr
 
@@ -314,3 +312,47 @@ class TestOverHttp:
             ).status_code
             == 403
         )
+
+
+def findings_of(world: World, who: str, account_id: int | None = None) -> list[str]:
+    found = compliance.report(
+        world.session, settings=world.settings, actor=world.actor(who), account_id=account_id
+    )
+    return [f.code for f in found.findings]
+
+
+class TestOneAccount:
+    def test_the_scoped_report_equals_the_full_report_filtered(
+        self, world: World, keyring: Keyring
+    ) -> None:
+        broken = compliant(world, keyring)
+        for code in ("no_ced_holder", "review_overdue", "personal_login_email"):
+            BREAKS[code](world, broken)
+        untouched = compliant(world, keyring, "Untouched")
+        bare = world.account("Health", department="HLT", holders=("ced1", "hlt_requester"))
+        auditor = world.actor("auditor")
+        full = compliance.report(world.session, settings=world.settings, actor=auditor)
+        for account, department in ((broken, "AGR"), (untouched, "AGR"), (bare, "HLT")):
+            scoped = compliance.report(
+                world.session, settings=world.settings, actor=auditor, account_id=account.id
+            )
+            assert scoped.findings == [f for f in full.findings if f.account_id == account.id]
+            assert [(t.department, t.active_accounts) for t in scoped.totals] == [(department, 1)]
+        assert len(findings_of(world, "auditor", broken.id)) == 3
+
+    def test_waiting_requests_are_left_out(self, world: World, keyring: Keyring) -> None:
+        account = compliant(world, keyring)
+        request = submit_request(world)
+        request.submitted_at = utcnow() - dt.timedelta(days=20)
+        change(world, request)
+        assert findings_of(world, "admin") == ["request_waiting"]
+        assert findings_of(world, "admin", account.id) == []
+
+    def test_a_holder_sees_an_account_of_another_department_and_nobody_else_does(
+        self, world: World
+    ) -> None:
+        account = world.account("Shared", holders=("ced1", "agr_staff", "hlt_requester"))
+        assert findings_of(world, "hlt_requester") == []  # their own report is HLT's
+        assert findings_of(world, "hlt_requester", account.id) == ["no_credentials"]
+        with pytest.raises(NotFound):
+            findings_of(world, "hlt_approver", account.id)

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from registry.keys import session_info
 from registry.models import PersonRole, Role
 from registry.services import access, audit, credentials, handover, requests, tokens
 from registry.services.actors import resolve_actor
-from tests.conftest import FreshDatabase
+from tests.conftest import FreshDatabase, Rows, table_rows
 from tests.factories import CAST, World
 from vault import Secret
 
@@ -55,8 +55,6 @@ AFFECTED = {
     "audit_event",
     "audit_head",
 }
-
-State = dict[str, list[dict[str, Any]]]
 
 
 def build(db: FreshDatabase) -> None:
@@ -126,25 +124,7 @@ def build(db: FreshDatabase) -> None:
         tokens.create_token(session, actor=None, email=SUCCESSOR)
 
 
-def dump(executor: Session) -> State:
-    """Every row of every table, by primary key."""
-    return {
-        table.name: [
-            dict(row)
-            for row in executor.execute(
-                select(table).order_by(*table.primary_key.columns)
-            ).mappings()
-        ]
-        for table in SQLModel.metadata.sorted_tables
-    }
-
-
-def snapshot(db: FreshDatabase) -> State:
-    with Session(db.engine) as session:
-        return dump(session)
-
-
-def settled(state: State, before: State) -> State:
+def settled(state: Rows, before: Rows) -> Rows:
     """``state`` with what two runs of the same handover may differ in made comparable: the
     time it ran, the ids of the rows it added (a PostgreSQL sequence does not roll back, so a
     killed run uses some up) and the audit hashes, which cover the time."""
@@ -163,7 +143,7 @@ def settled(state: State, before: State) -> State:
     handover_ids = new_ids["handover"]
     old_seqs = {row["seq"] for row in before["audit_event"]}
     old_head = before["audit_head"]
-    out: State = {}
+    out: Rows = {}
     for table, rows in state.items():
         settled_rows = []
         for original in rows:
@@ -207,15 +187,15 @@ class Crash:
 
     db: FreshDatabase
     tmp: Path
-    before: State
-    after: State
+    before: Rows
+    after: Rows
     reached: list[str]
     running: list[subprocess.Popen[bytes]]
 
     def start(self, pause_at: str | None) -> tuple[subprocess.Popen[bytes], Path, Path]:
         """``registry handover LEAVER --to SUCCESSOR --as ADMIN`` as a real process."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-        env.update(REGISTRY_DATABASE_URL=self.db.url, REGISTRY_KEYRING=str(self.db.keyring_path))
+        env.update(self.db.env())
         n = len(self.running)
         flag, err = self.tmp / f"paused-{n}", self.tmp / f"stderr-{n}"
         if pause_at is not None:
@@ -259,7 +239,7 @@ def crash(
     fresh_db: FreshDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Crash]:
     build(fresh_db)
-    before = snapshot(fresh_db)
+    before = table_rows(fresh_db.engine)
     assert set(before) >= AFFECTED
     # the reference: the same handover, run here to its end and then rolled back
     settings = fresh_db.settings()
@@ -276,9 +256,9 @@ def crash(
             departing=LEAVER,
             successor=SUCCESSOR,
         )
-        after = dump(session)
+        after = table_rows(session)
         session.rollback()
-    assert snapshot(fresh_db) == before
+    assert table_rows(fresh_db.engine) == before
     state = Crash(fresh_db, tmp_path, before, after, reached, running=[])
     try:
         yield state
@@ -293,17 +273,19 @@ class TestKilledHandover:
     @pytest.mark.parametrize("point", POINTS)
     def test_killed_at_a_checkpoint_changes_nothing(self, crash: Crash, point: str) -> None:
         crash.kill_at(point)
-        assert snapshot(crash.db) == crash.before
+        assert table_rows(crash.db.engine) == crash.before
         chain_is_whole(crash.db)
         # no stale lock: the next run goes through and does the whole handover
         crash.complete()
-        assert settled(snapshot(crash.db), crash.before) == settled(crash.after, crash.before)
+        assert settled(table_rows(crash.db.engine), crash.before) == settled(
+            crash.after, crash.before
+        )
         chain_is_whole(crash.db)
 
     def test_a_run_that_finished_is_fully_after(self, crash: Crash) -> None:
         assert crash.reached == POINTS  # every point above is a real point of a real run
         crash.complete()
-        state = snapshot(crash.db)
+        state = table_rows(crash.db.engine)
         assert settled(state, crash.before) == settled(crash.after, crash.before)
         chain_is_whole(crash.db)
         # and "after" is the handover, not a copy of "before"

@@ -61,6 +61,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /requests/{request_id}/reject": "a reason that is not blank",
     "PUT /accounts/{account_id}/credentials/{kind}": "a non-empty secret of the kind's shape",
     "POST /handovers": "registered, active people",
+    "POST /accounts/{account_id}/holders": "an e-mail on an approved government domain",
     "POST /accounts/import": "a CSV file with a header row and valid rows",
 }
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
 from registry.errors import (
     Forbidden,
     InvalidInput,
     InvalidTransition,
+    NotFound,
     RuleViolation,
     Unauthenticated,
 )
 from registry.models import ApiToken, Credential, Handover
 from registry.services import accounts, credentials, handover, requests, tokens, websessions
 from registry.services.actors import actor_for, resolve_actor
-from tests.conftest import FreshDatabase
+from tests.conftest import FreshDatabase, table_rows
 from tests.factories import CAST, World
 from vault import Keyring, Secret
 
@@ -38,17 +38,6 @@ def holders(world: World, account_id: int) -> list[str]:
     return accounts.show_account(
         world.session, actor=world.actor("admin"), account_id=account_id
     ).holders
-
-
-def dump(session: Session) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to compare before and after."""
-    session.flush()
-    names = inspect(session.connection()).get_table_names()
-    assert {"account", "access_grant", "person", "credential", "audit_event"} <= set(names)
-    return {
-        name: sorted(map(tuple, session.execute(text(f'SELECT * FROM "{name}"')).all()), key=repr)
-        for name in names
-    }
 
 
 class TestHandover:
@@ -98,7 +87,7 @@ class TestHandover:
         first = world.account("One", holders=("ced1", "agr_staff"))
         second = world.account("Two", holders=("ced1", "agr_requester"))
         world.account("Three", holders=("ced1", "ced2", "agr_staff"))  # fine: ced2 stays
-        before = dump(world.session)
+        before = table_rows(world.session)
         with pytest.raises(RuleViolation) as caught:
             run(world, "ced1", "agr_approver")
         assert "2 accounts would be left" in caught.value.message
@@ -107,14 +96,14 @@ class TestHandover:
             f"account {second.id} (facebook @Two)",
         ]
         assert all("one holder from CED" in p for p in caught.value.problems)
-        assert dump(world.session) == before
+        assert table_rows(world.session) == before
 
     def test_dry_run_reports_the_same_and_changes_nothing(self, world: World) -> None:
         world.account("AgrNews", holders=("ced1", "agr_staff"))
-        before = dump(world.session)
+        before = table_rows(world.session)
         preview = run(world, "agr_staff", "agr_requester", dry_run=True)
         assert preview.dry_run and preview.id is None
-        assert dump(world.session) == before
+        assert table_rows(world.session) == before
         real = run(world, "agr_staff", "agr_requester")
         assert preview.model_dump(exclude={"dry_run", "id", "at"}) == real.model_dump(
             exclude={"dry_run", "id", "at"}
@@ -215,8 +204,26 @@ class TestHandover:
         run(world, "agr_staff", "agr_requester")
         with pytest.raises(InvalidTransition, match="already left"):
             run(world, "agr_staff", "agr_requester")
-        with pytest.raises(InvalidTransition, match=r"successor .* has already left"):
+        with pytest.raises(RuleViolation, match=r"Successor sam\.staff@\S+ has left government"):
             run(world, "agr_requester", "agr_staff")
+
+    def test_every_unknown_successor_is_named_at_once(self, world: World) -> None:
+        agr = world.account("AgrNews", holders=("ced1", "agr_staff"))
+        hlt = world.account("HealthNews", department="HLT", holders=("ced2", "agr_staff"))
+        before = table_rows(world.session)
+        with pytest.raises(NotFound) as caught:
+            run(
+                world,
+                "agr_staff",
+                "agr_requester",
+                mapping={agr.id: "ghost@gov.mb.ca", hlt.id: "Spook@gov.mb.ca"},
+            )
+        assert caught.value.message == (
+            "Successors ghost@gov.mb.ca, spook@gov.mb.ca are not registered people."
+        )
+        with pytest.raises(InvalidInput, match=r"Successor mb@gmail\.com is not on an approved"):
+            run(world, "agr_staff", "agr_requester", mapping={agr.id: "mb@gmail.com"})
+        assert table_rows(world.session) == before
 
     def test_a_failure_after_half_the_grants_rolls_everything_back(
         self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch
@@ -229,7 +236,7 @@ class TestHandover:
             world.account("AgrNews", holders=("ced1", "agr_staff"))
             world.account("AgrEvents", holders=("ced1", "agr_staff"))
         with Session(fresh_db.engine) as session:
-            before = dump(session)
+            before = table_rows(session)
         reached: list[str] = []
 
         def boom(name: str) -> None:
@@ -249,4 +256,4 @@ class TestHandover:
             )
         assert reached == ["handover.planned", "handover.grants_ended"]
         with Session(fresh_db.engine) as session:
-            assert dump(session) == before
+            assert table_rows(session) == before

@@ -8,59 +8,50 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
-from tests.conftest import Api, FreshDatabase
+from tests.conftest import Api, Cli, FreshDatabase
 from tests.factories import CAST, World
 
 ADMIN, STAFF, RITA = CAST["admin"][0], CAST["agr_staff"][0], CAST["agr_requester"][0]
 
 
 @pytest.fixture
-def two_accounts(fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def two_accounts(fresh_db: FreshDatabase) -> list[int]:
     with fresh_db.scope() as session:
         world = World.build(session, fresh_db.settings())
         ids = [
             world.account("AgrNews", holders=("ced1", "agr_staff")).id or 0,
             world.account("HealthNews", department="HLT", holders=("ced2", "agr_staff")).id or 0,
         ]
-    monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
-    monkeypatch.setenv("REGISTRY_KEYRING", str(fresh_db.keyring_path))
     return ids
 
 
 class TestHandoverCli:
     def test_preview_then_run_with_a_map_csv_and_json(
-        self, two_accounts: list[int], tmp_path: Path
+        self, two_accounts: list[int], cli: Cli, tmp_path: Path
     ) -> None:
-        runner = CliRunner()
         mapping = tmp_path / "map.csv"
         mapping.write_text(
             f"account_id,successor_email\n{two_accounts[1]},{CAST['hlt_requester'][0]}\n"
         )
-        preview = runner.invoke(
-            app,
-            ["handover", STAFF, "--to", RITA, "--map", str(mapping), "--dry-run", "--as", ADMIN],
+        preview = cli(
+            "handover", STAFF, "--to", RITA, "--map", str(mapping), "--dry-run", "--as", ADMIN
         )
         assert preview.exit_code == 0, preview.stderr
         assert "PREVIEW (nothing changed)" in preview.stdout and "AgrNews" in preview.stdout
         hr = tmp_path / "hr.csv"
-        done = runner.invoke(
-            app,
-            [
-                "handover",
-                STAFF,
-                "--to",
-                RITA,
-                "--map",
-                str(mapping),
-                "--csv",
-                str(hr),
-                "--json",
-                "--as",
-                ADMIN,
-            ],
+        done = cli(
+            "handover",
+            STAFF,
+            "--to",
+            RITA,
+            "--map",
+            str(mapping),
+            "--csv",
+            str(hr),
+            "--json",
+            "--as",
+            ADMIN,
         )
         assert done.exit_code == 0, done.stderr
         report = json.loads(done.stdout)
@@ -70,24 +61,41 @@ class TestHandoverCli:
         assert [r["account_id"] for r in rows] == [str(i) for i in two_accounts]
         assert rows[0]["leaver"] == STAFF and rows[0]["preview"] == "no"
         # the leaver can no longer act
-        gone = runner.invoke(app, ["accounts", "list", "--as", STAFF])
+        gone = cli("accounts", "list", "--as", STAFF)
         assert gone.exit_code == 1 and "has left government" in gone.stderr
 
-    def test_refusal_lists_every_account_on_stderr(self, two_accounts: list[int]) -> None:
-        result = CliRunner().invoke(app, ["handover", CAST["ced1"][0], "--to", RITA, "--as", ADMIN])
+    def test_refusal_lists_every_account_on_stderr(self, two_accounts: list[int], cli: Cli) -> None:
+        result = cli("handover", CAST["ced1"][0], "--to", RITA, "--as", ADMIN)
         assert result.exit_code == 1
         lines = result.stderr.splitlines()
         assert "refused, nothing changed: 1 account would be left" in lines[0]
         assert lines[1].strip().startswith(f"account {two_accounts[0]} (facebook @AgrNews)")
 
-    def test_bad_map_file(self, two_accounts: list[int], tmp_path: Path) -> None:
+    def test_bad_map_file(self, two_accounts: list[int], cli: Cli, tmp_path: Path) -> None:
         bad = tmp_path / "bad.csv"
         bad.write_text("account_id,successor_email\nabc,x@gov.mb.ca\n")
-        result = CliRunner().invoke(
-            app, ["handover", STAFF, "--to", RITA, "--map", str(bad), "--as", ADMIN]
-        )
+        result = cli("handover", STAFF, "--to", RITA, "--map", str(bad), "--as", ADMIN)
         assert result.exit_code == 1
         assert "1 bad line(s)" in result.stderr and "line 2" in result.stderr
+
+    def test_map_lines_with_odd_digits_or_no_e_mail_are_named(
+        self, two_accounts: list[int], cli: Cli, tmp_path: Path
+    ) -> None:
+        bad = tmp_path / "bad.csv"
+        bad.write_text(
+            "account_id,successor_email\n"
+            "\u00b2,x@gov.mb.ca\n"  # "²" is a digit to str.isdigit(), not to int()
+            f"{two_accounts[0]},\n"
+            f"{two_accounts[1]},  \n"
+            f"{'9' * 5000},x@gov.mb.ca\n",
+            encoding="utf-8",
+        )
+        stderr = cli.refused("handover", STAFF, "--to", RITA, "--map", str(bad), "--as", ADMIN)
+        assert "4 bad line(s)" in stderr
+        for line in (2, 5):
+            assert f"line {line}: expected an account id and an e-mail" in stderr
+        for line, account_id in ((3, two_accounts[0]), (4, two_accounts[1])):
+            assert f"line {line}: account {account_id} has no successor e-mail" in stderr
 
 
 class TestHandoverHttp:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from sqlmodel import select
 
+from registry.config import Settings
 from registry.errors import (
     Conflict,
     Forbidden,
@@ -17,7 +18,7 @@ from registry.errors import (
     RuleViolation,
 )
 from registry.models import AccessGrant, Account, AccountRequest, AuditEvent, RequestState
-from registry.services import accounts, requests
+from registry.services import accounts, handover, requests
 from tests.factories import World
 
 
@@ -244,6 +245,54 @@ class TestApprovals:
         with pytest.raises(RuleViolation, match="at least 2 active holders and would have 1"):
             approve(world, "ced2", request.id or 0)
 
+    def test_a_proposed_holder_who_left_is_dropped_at_final_approval(self, world: World) -> None:
+        leaver = world.email("agr_staff")
+        request = submit(world, holders=("agr_staff", "ced1"))
+        approve(world, "agr_approver", request.id or 0)
+        handover.handover(
+            world.session,
+            settings=world.settings,
+            actor=world.actor("admin"),
+            departing=leaver,
+            successor=world.email("agr_requester"),
+        )
+        with pytest.raises(RuleViolation) as caught:
+            approve(world, "ced1", request.id or 0)
+        assert f"{leaver} left government and cannot hold it" in caught.value.message
+        assert "would have 1" in caught.value.message
+        approve(world, "ced1", request.id or 0, holders=[world.email("ced2")])
+        world.session.refresh(request)
+        assert request.state == RequestState.approved
+        account = accounts.show_account(
+            world.session, actor=world.actor("ced1"), account_id=request.account_id or 0
+        )
+        assert account.holders == sorted([world.email("ced1"), world.email("ced2")])
+        shown = requests.show_request(
+            world.session, actor=world.actor("ced1"), request_id=request.id or 0
+        )
+        assert shown.holders == account.holders
+        event = world.session.exec(
+            select(AuditEvent).where(AuditEvent.action == "request.approved")
+        ).one()
+        assert event.details["dropped_holders"] == [leaver]
+        assert event.details["added_holders"] == [world.email("ced2")]
+
+    def test_proposed_holders_are_checked_against_the_domains_again(self, world: World) -> None:
+        request = submit(world, holders=("agr_staff", "ced1"), login_email="mbag@agr.gov.mb.ca")
+        approve(world, "agr_approver", request.id or 0)
+        narrower = Settings(**{**world.settings.model_dump(), "gov_domains": "agr.gov.mb.ca"})
+        with pytest.raises(
+            InvalidInput, match=r"Holder ced\.one@gov\.mb\.ca is not on an approved"
+        ):
+            requests.approve(
+                world.session,
+                settings=narrower,
+                actor=world.actor("ced2"),
+                request_id=request.id or 0,
+            )
+        world.session.refresh(request)
+        assert request.state == RequestState.department_approved
+
     def test_department_stage_takes_no_holders(self, world: World) -> None:
         request = submit(world)
         with pytest.raises(InvalidInput, match="only be added by CED"):
@@ -267,6 +316,22 @@ class TestApprovals:
                 account_id=account.id or 0,
                 reason=" ",
             )
+
+
+class TestApprovalOutcome:
+    def test_one_sentence_per_stage(self, world: World) -> None:
+        request = submit(world)
+        rid = request.id or 0
+        first = approve(world, "agr_approver", rid)
+        assert requests.approval_outcome(first) == (
+            f"Request {rid} approved by the department; it now awaits CED."
+        )
+        final = approve(world, "ced1", rid)
+        assert requests.approval_outcome(final) == (
+            f"Request {rid} approved; account {final.account_id} is active."
+        )
+        public = requests.to_public(world.session, [final])[0]
+        assert requests.approval_outcome(public) == requests.approval_outcome(final)
 
 
 class TestSubmitting:
@@ -296,6 +361,22 @@ class TestSubmitting:
             ({"login_email": "mbag@gmail.com"}, InvalidInput, "approved government domain"),
             ({"holder_emails": ["ghost@gov.mb.ca"]}, NotFound, r"ghost@gov\.mb\.ca"),
             ({"url": "javascript:alert(1)"}, InvalidInput, "http\\(s\\) address"),
+            (
+                {"url": "https://evil.example/login"},
+                InvalidInput,
+                "'https://evil.example/login' is not a profile on a platform the registry knows",
+            ),
+            (
+                {"url": "https://facebook.com/SomeoneElse"},
+                InvalidInput,
+                "points to Facebook @SomeoneElse, not to the account being registered, "
+                "Facebook @MBAgNews",
+            ),
+            (
+                {"url": "https://x.com/MBAgNews"},
+                InvalidInput,
+                "points to X \\(Twitter\\) @MBAgNews, not to the account being registered",
+            ),
         ],
     )
     def test_bad_submissions_are_refused(

@@ -13,9 +13,9 @@ from sqlmodel import select
 
 from registry.api.app import create_app
 from registry.api.security import DOCS_CSP, STRICT_CSP, too_large_message
-from registry.models import AccountRequest, AuditEvent, Person
+from registry.models import AccountRequest, ApiToken, AuditEvent, Person, WebSession, utcnow
 from registry.services import tokens
-from tests.conftest import Api
+from tests.conftest import Api, csrf_of, sign_in
 from tests.factories import CAST, NEW_REQUEST
 
 COMMON = {
@@ -200,10 +200,8 @@ class TestTokenLookupsRevealNobody:
         answers = []
         for token in ("smr_" + "A" * 43, api.tokens["ced2"]):
             form = api.client.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert csrf is not None
             page = api.client.post(
-                "/login", data={"token": token, "csrf": csrf.group(1)}, follow_redirects=False
+                "/login", data={"token": token, "csrf": csrf_of(form.text)}, follow_redirects=False
             )
             answers.append((page.status_code, re.findall(r'role="alert"><p>(.*?)</p>', page.text)))
             assert CAST["ced2"][0] not in page.text
@@ -227,3 +225,28 @@ class TestTokenLookupsRevealNobody:
         )
         assert response.status_code == 200
         assert [t["person"] for t in response.json()] == [email]
+
+
+class TestConsoleSessionsFollowTheirToken:
+    """A console session is stored as a digest like a token is, and lasts only while the API
+    token it was opened with is live (the API's own test, ``tokens.is_live``)."""
+
+    def test_the_cookie_is_stored_only_as_its_digest(self, api: Api) -> None:
+        sign_in(api.client, api.tokens["ced1"])
+        cookie = api.client.cookies["registry_session"]
+        with api.db.scope() as session:
+            [web] = session.exec(select(WebSession)).all()
+        assert web.session_hash == tokens.digest(cookie) != cookie
+
+    @pytest.mark.parametrize("end", ["revoked_at", "expires_at"])
+    def test_revoking_or_expiring_the_token_signs_the_browser_out(self, api: Api, end: str) -> None:
+        sign_in(api.client, api.tokens["ced1"])
+        assert api.client.get("/console", follow_redirects=False).status_code == 200
+        with api.db.scope() as session:
+            digest = tokens.digest(api.tokens["ced1"])
+            row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).one()
+            assert tokens.is_live(row, utcnow())
+            setattr(row, end, utcnow())
+            session.add(row)
+        page = api.client.get("/console", follow_redirects=False)
+        assert (page.status_code, page.headers["location"]) == (303, "/login")

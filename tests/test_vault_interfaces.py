@@ -13,13 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
-from typer.testing import CliRunner
 
-from cli.main import app as cli_app
 from registry.api.app import create_app
 from registry.config import Settings
 from registry.models import AuditEvent
-from tests.conftest import ON_POSTGRES, Api, FreshDatabase
+from tests.conftest import ON_POSTGRES, Api, Cli, FreshDatabase, assert_cli_refused
 from tests.factories import CAST, World
 
 HEADER = "platform,handle,url,category,department,login_email,purpose,holders\n"
@@ -105,72 +103,38 @@ class TestOverHttp:
 
 class TestFromTheCli:
     def test_put_reveal_and_refuse_a_secret_argument(
-        self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch
+        self, fresh_db: FreshDatabase, cli: Cli
     ) -> None:
         with fresh_db.scope() as session:
             account_id = str(World.build(session, fresh_db.settings()).account().id)
-        monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
-        monkeypatch.setenv("REGISTRY_KEYRING", str(fresh_db.keyring_path))
-        runner = CliRunner()
         ced = ["--as", CAST["ced1"][0]]
-        put = runner.invoke(
-            cli_app, ["vault", "put", account_id, "--kind", "password", *ced], input="s3cret\n"
-        )
-        assert put.exit_code == 0, put.stderr
+        put = cli.ok("vault", "put", account_id, "--kind", "password", *ced, input="s3cret\n")
         assert "s3cret" not in put.stdout + put.stderr
-        argument = runner.invoke(
-            cli_app, ["vault", "put", account_id, "hunter2", "--kind", "password", *ced]
-        )
-        assert argument.exit_code == 1
-        assert "never taken as command-line arguments" in argument.stderr
+        argument = cli("vault", "put", account_id, "hunter2", "--kind", "password", *ced)
+        assert_cli_refused(argument, "never taken as command-line arguments")
         assert "hunter2" not in argument.stderr + argument.stdout
-        shown = runner.invoke(
-            cli_app, ["vault", "reveal", account_id, "--kind", "password", "--reason", "Post", *ced]
-        )
-        assert shown.exit_code == 0 and shown.stdout == "s3cret\n"
-        as_json = runner.invoke(
-            cli_app,
-            [
-                "vault",
-                "reveal",
-                account_id,
-                "--kind",
-                "password",
-                "--reason",
-                "Post",
-                "--json",
-                *ced,
-            ],
-        )
-        assert json.loads(as_json.stdout)["value"] == "s3cret"
-        no_reason = runner.invoke(
-            cli_app, ["vault", "reveal", account_id, "--kind", "password", "--reason", " ", *ced]
-        )
-        assert no_reason.exit_code == 1 and "reason is required" in no_reason.stderr
-        listed = runner.invoke(cli_app, ["vault", "list", account_id, "--json", *ced])
-        assert json.loads(listed.stdout)[0]["version"] == 1
-        rotated = runner.invoke(
-            cli_app, ["vault", "rotate-key", "--json", "--as", CAST["admin"][0]]
-        )
-        assert rotated.exit_code == 0, rotated.stderr
-        assert json.loads(rotated.stdout)["rewrapped"] == 1
-        again = runner.invoke(
-            cli_app,
-            ["vault", "reveal", account_id, "--kind", "password", "--reason", "After", *ced],
-        )
-        assert again.stdout == "s3cret\n"
+        reveal = ("vault", "reveal", account_id, "--kind", "password", "--reason")
+        assert cli.ok(*reveal, "Post", *ced).stdout == "s3cret\n"
+        assert cli.json(*reveal, "Post", *ced)["value"] == "s3cret"
+        assert "reason is required" in cli.refused(*reveal, " ", *ced)
+        assert cli.json("vault", "list", account_id, *ced)[0]["version"] == 1
+        assert cli.json("vault", "rotate-key", "--as", CAST["admin"][0])["rewrapped"] == 1
+        assert cli.ok(*reveal, "After", *ced).stdout == "s3cret\n"
 
     def test_missing_keyring_is_one_sentence(
-        self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+        self, fresh_db: FreshDatabase, cli: Cli, tmp_path: Path
     ) -> None:
         with fresh_db.scope() as session:
             account_id = str(World.build(session, fresh_db.settings()).account().id)
-        monkeypatch.setenv("REGISTRY_DATABASE_URL", fresh_db.url)
-        monkeypatch.setenv("REGISTRY_KEYRING", str(tmp_path / "nowhere.keyring"))
-        result = CliRunner().invoke(cli_app, ["vault", "totp", account_id, "--as", CAST["ced1"][0]])
-        assert result.exit_code == 1
-        assert result.stderr.startswith("The credential vault is unavailable: No keyring file")
-        assert "Traceback" not in result.stderr
+        message = cli.refused(
+            "vault",
+            "totp",
+            account_id,
+            "--as",
+            CAST["ced1"][0],
+            env={"REGISTRY_KEYRING": str(tmp_path / "nowhere.keyring")},
+        )
+        assert message.startswith("The credential vault is unavailable: No keyring file")
 
 
 class TestCanary:

@@ -57,11 +57,7 @@ def _free_port() -> int:
 def _server(db: FreshDatabase, directory: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """The registry under uvicorn with two workers; stopped (terminate, then kill) afterwards."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "REGISTRY_DATABASE_URL": db.url,
-        "REGISTRY_KEYRING": str(db.keyring_path),
-    }
+    env = {**os.environ, **db.env()}
     env.pop("REGISTRY_ACTOR", None)
     log = directory / "server.log"
     with log.open("wb") as output:

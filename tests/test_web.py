@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from tests.conftest import Api
+from registry.errors import CONCURRENT_CHANGE, DATA_REFUSED, DATABASE_UNAVAILABLE
+from registry.services import compliance
+from tests.conftest import Api, assert_refused, csrf_of
 from tests.factories import CAST
 
 ROW = (
@@ -16,20 +18,6 @@ ROW = (
     f"agr.social@gov.mb.ca,Farm news,{CAST['ced1'][0]};{CAST['agr_staff'][0]},"
     "Manitoba Agriculture\n"
 )
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field in the form"
-    return found.group(1)
-
-
-def sign_in(client: TestClient, token: str) -> str:
-    """Sign in; return the console's CSRF token."""
-    form = client.get("/login")
-    response = client.post("/login", data={"token": token, "csrf": csrf_of(form.text)})
-    assert response.status_code == 200, response.text  # followed the redirect to /console
-    return csrf_of(response.text)
 
 
 @pytest.fixture
@@ -95,7 +83,7 @@ class TestConsole:
         assert no_csrf.status_code == 403
 
     def test_forms_without_the_csrf_token_change_nothing(self, api: Api, account_id: int) -> None:
-        sign_in(api.client, api.tokens["ced1"])
+        api.sign_in("ced1")
         response = api.client.post(
             f"/console/accounts/{account_id}/reveal", data={"kind": "password", "reason": "x"}
         )
@@ -118,13 +106,13 @@ class TestConsole:
             headers=api.headers("agr_requester"),
         ).json()
         rid = created["id"]
-        csrf = sign_in(api.client, api.tokens["agr_approver"])
+        csrf = api.sign_in("agr_approver")
         first = api.client.post(
             f"/console/requests/{rid}/approve", data={"csrf": csrf, "comment": "Yes"}
         )
         assert "approved by the department; it now awaits CED" in first.text
         api.client.cookies.clear()
-        csrf = sign_in(api.client, api.tokens["ced1"])
+        csrf = api.sign_in("ced1")
         refused = api.client.post(f"/console/requests/{rid}/approve", data={"csrf": csrf})
         assert refused.status_code == 409 and "one from CED" in refused.text
         done = api.client.post(
@@ -143,7 +131,7 @@ class TestConsole:
             json={"value": "Sekr1t!"},
             headers=api.headers("ced1"),
         )
-        csrf = sign_in(api.client, api.tokens["agr_staff"])
+        csrf = api.sign_in("agr_staff")
         page = api.client.get(f"/console/accounts/{account_id}")
         assert "Sekr1t!" not in page.text and "Reveal" in page.text
         blank = api.client.post(
@@ -160,12 +148,12 @@ class TestConsole:
         assert "Sekr1t!" not in api.client.get(f"/console/accounts/{account_id}").text
 
     def test_requesters_see_only_their_department(self, api: Api, account_id: int) -> None:
-        sign_in(api.client, api.tokens["hlt_requester"])
+        api.sign_in("hlt_requester")
         assert api.client.get(f"/console/accounts/{account_id}").status_code == 404
         assert "ManitobaAg" not in api.client.get("/console/accounts").text
 
     def test_compliance_and_handover_preview_then_confirm(self, api: Api, account_id: int) -> None:
-        csrf = sign_in(api.client, api.tokens["admin"])
+        csrf = api.sign_in("admin")
         report = api.client.get("/console/compliance")
         assert "No current login password" in report.text
         accounts_page = api.client.get("/console/accounts")
@@ -183,8 +171,99 @@ class TestConsole:
         assert CAST["agr_requester"][0] in api.client.get(f"/console/accounts/{account_id}").text
 
     def test_a_form_missing_a_field_answers_a_page_not_json(self, api: Api) -> None:
-        csrf = sign_in(api.client, api.tokens["admin"])
+        csrf = api.sign_in("admin")
         response = api.client.post("/console/handover/preview", data={"csrf": csrf})
         assert response.status_code == 422
         assert response.headers["content-type"].startswith("text/html")
         assert "Invalid input: departing: Field required" in response.text
+
+
+class TestWhatEachPersonSees:
+    def test_only_handover_runners_get_the_handover_link(self, api: Api) -> None:
+        api.sign_in("agr_requester")
+        assert 'href="/console/handover"' not in api.client.get("/console").text
+        assert api.client.get("/console/handover").status_code == 403
+        api.client.cookies.clear()
+        api.sign_in("admin")
+        assert 'href="/console/handover"' in api.client.get("/console").text
+
+    def test_a_holder_from_another_department_sees_the_accounts_findings(
+        self, api: Api, account_id: int
+    ) -> None:
+        granted = api.client.post(
+            f"/accounts/{account_id}/holders",
+            json={"email": CAST["hlt_requester"][0]},
+            headers=api.headers("admin"),
+        )
+        assert granted.status_code == 201, granted.text
+        api.sign_in("hlt_requester")  # HLT: their own compliance report does not cover AGR
+        page = api.client.get(f"/console/accounts/{account_id}")
+        assert "No current login password" in page.text and "compliant" not in page.text
+        listed = api.client.get("/console/accounts")
+        assert "ManitobaAg" in listed.text and "no credentials" in listed.text
+        assert "compliant" not in listed.text
+
+    def test_the_accounts_list_filtered_by_department_keeps_its_badges(
+        self, api: Api, account_id: int
+    ) -> None:
+        api.sign_in("auditor")
+        agr = api.client.get("/console/accounts", params={"department": "agr"})
+        assert "ManitobaAg" in agr.text and "no credentials" in agr.text
+        hlt = api.client.get("/console/accounts", params={"department": "HLT"})
+        assert hlt.status_code == 200 and "ManitobaAg" not in hlt.text
+        unknown = api.client.get("/console/accounts", params={"department": "NOPE"})
+        assert unknown.status_code == 404 and "NOPE" in unknown.text
+
+
+class TestRefusalsOnPages:
+    def test_the_directory_check_refuses_an_over_long_link_as_the_api_does(self, api: Api) -> None:
+        url = "https://www.facebook.com/" + "a" * 2000
+        page = api.client.get("/directory", params={"check": url})
+        assert page.status_code == 422
+        assert "The platform, handle or URL is too long." in page.text
+        assert_refused(api.client.get("/verify", params={"url": url}), 422, "too long")
+
+    @pytest.mark.parametrize(
+        ("failure", "status", "sentence"),
+        [
+            (
+                OperationalError("SELECT", {}, Exception("database is locked")),
+                503,
+                DATABASE_UNAVAILABLE,
+            ),
+            (
+                IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")),
+                409,
+                CONCURRENT_CHANGE,
+            ),
+            (DataError("INSERT", {}, Exception("value out of range")), 422, DATA_REFUSED),
+        ],
+        ids=["unavailable", "clash", "refused-value"],
+    )
+    def test_a_database_failure_answers_a_page_on_pages_and_json_on_the_api(
+        self,
+        api: Api,
+        monkeypatch: pytest.MonkeyPatch,
+        failure: Exception,
+        status: int,
+        sentence: str,
+    ) -> None:
+        def fail(*_args: object, **_kwargs: object) -> None:
+            raise failure
+
+        monkeypatch.setattr(compliance, "report", fail)
+        api.sign_in("auditor")
+        page = api.client.get("/console/compliance")
+        assert page.status_code == status
+        assert page.headers["content-type"].startswith("text/html")
+        assert sentence in page.text and "Traceback" not in page.text
+        answer = api.client.get("/compliance", headers=api.headers("auditor"))
+        assert_refused(answer, status, sentence)
+
+    def test_a_method_not_allowed_on_a_page_answers_a_page(self, api: Api) -> None:
+        page = api.client.get("/logout")
+        assert page.status_code == 405 and page.headers["allow"] == "POST"
+        assert page.headers["content-type"].startswith("text/html")
+        assert "GET is not allowed here; use POST." in page.text
+        answer = api.client.put("/departments", headers=api.headers("admin"))
+        assert_refused(answer, 405, "use GET or POST", error="method_not_allowed")

@@ -255,6 +255,14 @@ def _write_error(path: Path, exc: OSError) -> VaultError:
 
 def _read_checked(path: Path) -> bytes:
     try:
+        return _read(path)
+    except OSError as exc:  # a path through a file, a symlink loop, a name too long, EIO...
+        reason = exc.strerror or type(exc).__name__
+        raise KeyringInvalid(f"Cannot read keyring file {path}: {reason.lower()}.") from None
+
+
+def _read(path: Path) -> bytes:
+    try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise KeyringMissing(f"No keyring file at {path}.") from None

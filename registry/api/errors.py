@@ -17,6 +17,7 @@ from registry.errors import (
     CONCURRENT_CHANGE,
     DATA_REFUSED,
     DATABASE_UNAVAILABLE,
+    Conflict,
     InvalidInput,
     RegistryError,
 )
@@ -80,8 +81,35 @@ def is_page(request: Request) -> bool:
     return request.url.path.startswith(WEB_PREFIXES)
 
 
+class DatabaseUnavailable(RegistryError):
+    """The edge's refusal when the database cannot be reached or is locked."""
+
+    status_code = 503
+    kind = "unavailable"
+
+
+class MethodNotAllowed(RegistryError):
+    status_code = 405
+    kind = "method_not_allowed"
+
+
 def install(app: FastAPI) -> None:
-    from registry.web.routes import SignInRequired
+    from registry.web.routes import SignInRequired, error_page
+
+    def refuse(
+        request: Request, exc: RegistryError, headers: dict[str, str] | None = None
+    ) -> Response:
+        """The refusal as a page for the console and the directory, as ErrorBody otherwise."""
+        if is_page(request):
+            page = error_page(request, exc)
+            page.headers.update(headers or {})
+            return page
+        body = ErrorBody(error=exc.kind, detail=exc.message, problems=exc.problems or None)
+        if exc.status_code == 401:
+            headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+        return JSONResponse(
+            body.model_dump(exclude_none=True), status_code=exc.status_code, headers=headers
+        )
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, _exc: SignInRequired) -> RedirectResponse:
@@ -89,44 +117,24 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RegistryError)
     async def _registry_error(request: Request, exc: RegistryError) -> Response:
-        if is_page(request):
-            from registry.web.routes import error_page
-
-            return error_page(request, exc)
-        body = ErrorBody(
-            error=exc.kind,
-            detail=exc.message,
-            problems=exc.problems or None,
-        )
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(
-            body.model_dump(exclude_none=True), status_code=exc.status_code, headers=headers
-        )
+        return refuse(request, exc)
 
     @app.exception_handler(IntegrityError)
-    async def _integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
-        body = ErrorBody(error="conflict", detail=CONCURRENT_CHANGE)
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=409)
+    async def _integrity_error(request: Request, _exc: IntegrityError) -> Response:
+        return refuse(request, Conflict(CONCURRENT_CHANGE))
 
     @app.exception_handler(DataError)
-    async def _data_error(_request: Request, _exc: DataError) -> JSONResponse:
+    async def _data_error(request: Request, _exc: DataError) -> Response:
         # Input validation should refuse such values first; this is the net beneath it.
-        body = ErrorBody(error="invalid_input", detail=DATA_REFUSED)
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+        return refuse(request, InvalidInput(DATA_REFUSED))
 
     @app.exception_handler(OperationalError)
-    async def _operational_error(_request: Request, _exc: OperationalError) -> JSONResponse:
-        body = ErrorBody(error="unavailable", detail=DATABASE_UNAVAILABLE)
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+    async def _operational_error(request: Request, _exc: OperationalError) -> Response:
+        return refuse(request, DatabaseUnavailable(DATABASE_UNAVAILABLE))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        if is_page(request):  # a form with a field missing or too long
-            from registry.web.routes import error_page
-
-            return error_page(request, InvalidInput(_describe(exc.errors())))
-        body = ErrorBody(error="invalid_input", detail=_describe(exc.errors()))
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+        return refuse(request, InvalidInput(_describe(exc.errors())))  # on a page: a bad form
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -136,24 +144,16 @@ def install(app: FastAPI) -> None:
         input like any other, so 422. A 405 lists every method of the resource in ``Allow``.
         """
         if exc.status_code == 400:
-            if is_page(request):
-                from registry.web.routes import error_page
-
-                return error_page(request, InvalidInput(UNREADABLE_FORM))
-            body = ErrorBody(error="invalid_input", detail=UNREADABLE_BODY)
-            return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+            unreadable = UNREADABLE_FORM if is_page(request) else UNREADABLE_BODY
+            return refuse(request, InvalidInput(unreadable))
         if exc.status_code == 405:
             methods = allowed_methods(request)
             choices = " or ".join(
                 [", ".join(methods[:-1]), *methods[-1:]] if methods[1:] else methods
             )
-            body = ErrorBody(
-                error="method_not_allowed",
-                detail=f"{request.method} is not allowed here; use {choices}.",
-            )
-            return JSONResponse(
-                body.model_dump(exclude_none=True),
-                status_code=405,
+            return refuse(
+                request,
+                MethodNotAllowed(f"{request.method} is not allowed here; use {choices}."),
                 headers={"Allow": ", ".join(methods)},
             )
         return await http_exception_handler(request, exc)

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field, SecretStr
 
 from registry.api.deps import ActorDep, RowId, SessionDep, SettingsDep, VaultDep
-from registry.api.errors import ErrorBody, error_responses
+from registry.api.errors import error_responses
 from registry.db import read_only
-from registry.errors import UnsupportedMediaType
+from registry.errors import InvalidInput, UnsupportedMediaType
 from registry.models import (
     AccessGrantPublic,
     AccountPublic,
@@ -46,7 +46,7 @@ from registry.services import (
     tokens,
     verify,
 )
-from registry.validation import MAX_ID
+from registry.validation import MAX_ID, parse_time
 from vault import Secret
 
 router = APIRouter()
@@ -57,10 +57,10 @@ AUTH = error_responses(401, 403, 422)
 @router.get(
     "/departments", response_model=list[DepartmentPublic], tags=["departments"], responses=AUTH
 )
-def list_departments(session: SessionDep, actor: ActorDep) -> list[DepartmentPublic]:
+def list_departments(session: SessionDep, _signed_in: ActorDep) -> list[DepartmentPublic]:
     return [
         DepartmentPublic.model_validate(d, from_attributes=True)
-        for d in departments.list_departments(session, actor=actor)
+        for d in departments.list_departments(session)
     ]
 
 
@@ -404,10 +404,7 @@ def withdraw_request(request_id: RowId, session: SessionDep, actor: ActorDep) ->
 # ------------------------------------------------------------------------------ credentials
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-SECRET_RESPONSES = {
-    **error_responses(401, 403, 404, 409, 422),
-    503: {"model": ErrorBody, "description": "The keyring cannot be opened."},
-}
+SECRET_RESPONSES = error_responses(401, 403, 404, 409, 422, 503)
 
 
 class PutCredentialBody(BaseModel):
@@ -554,7 +551,8 @@ def show_handover(handover_id: RowId, session: SessionDep, actor: ActorDep) -> H
 
 
 def _iso_time(value: object) -> object:
-    """An ISO 8601 date or time, in UTC when it names no offset (as on the command line).
+    """An ISO 8601 date or time converted to UTC, UTC when it names no offset (as on the
+    command line).
 
     Pydantic alone would also take a number of seconds since 1970 ("0.5") and keep a time
     without an offset naive, which no UTC column can be compared with.
@@ -562,10 +560,10 @@ def _iso_time(value: object) -> object:
     if not isinstance(value, str):
         return value
     try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("expected an ISO 8601 date or time such as 2026-11-01T09:30Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        return parse_time(value, what="the value")
+    except InvalidInput as exc:
+        # A ValueError, for pydantic to report against the parameter's name (a 422).
+        raise ValueError(exc.message.removesuffix(".")) from None
 
 
 IsoTime = Annotated[dt.datetime, BeforeValidator(_iso_time)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import registry.models  # noqa: F401  (registers every table on the metadata)
@@ -34,17 +35,20 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
+        render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
-    if connection.in_transaction():  # type: ignore[attr-defined]
-        connection.commit()  # type: ignore[attr-defined]
+    # The one commit, whoever opened the connection (registry.migrate or `alembic` by hand):
+    # begin_transaction() leaves open a transaction the connection was already in, or one
+    # that Alembic's own queries (the version table) began.
+    if connection.in_transaction():
+        connection.commit()
 
 
 if context.is_offline_mode():

@@ -17,11 +17,11 @@ class Account(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_in(AccountStatus)})", name="status"),
         CheckConstraint(f"category IN ({sql_in(Category)})", name="category"),
-        # A handle belongs to one live account per platform; a decommissioned account keeps
-        # its history but frees the handle.
         # Every account with a handle, decommissioned ones included: public verification
         # answers for those too.
         Index("ix_account_platform_handle", "platform", "handle_normalized"),
+        # A handle belongs to one live account per platform; a decommissioned account keeps
+        # its history but frees the handle.
         Index(
             "uq_account_platform_handle_live",
             "platform",

@@ -18,7 +18,7 @@ from registry.models import (
 )
 from registry.rules import holder_shortfalls
 from registry.services import audit
-from registry.services.accounts import ced_department_id, eligible_holder, holder_facts, label
+from registry.services.accounts import ced_department_id, holder_facts, label, resolve_holders
 from registry.services.actors import Actor, find_person
 
 _LOCK_ACCOUNT = (
@@ -70,13 +70,6 @@ def check_holders(
         )
 
 
-def _registered(session: Session, email: str) -> Person | None:
-    try:
-        return find_person(session, email)
-    except NotFound:
-        return None
-
-
 def grant(
     session: Session, *, settings: Settings, actor: Actor, account_id: int, email: str
 ) -> AccessGrant:
@@ -84,7 +77,7 @@ def grant(
     account = lock_account(session, account_id)
     if account.status == AccountStatus.decommissioned:
         raise InvalidTransition(f"{label(account).capitalize()} is decommissioned.")
-    person = eligible_holder(_registered(session, email), email.strip(), settings=settings)
+    [person] = resolve_holders(session, settings=settings, emails=[email])
     if person in active_holders(session, account_id):
         raise Conflict(f"{person.email} already holds {label(account)}.")
     row = AccessGrant(account_id=account_id, person_id=person.id or 0, granted_by_id=actor.id)

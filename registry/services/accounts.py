@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from registry.models import (
     Role,
     utcnow,
 )
-from registry.platforms import get_platform, normalize_handle
+from registry.platforms import Platform, get_platform, normalize_handle, parse_profile_url
 from registry.rules import Holder, check_category, check_government_email, holder_shortfalls
 from registry.services import audit, departments
 from registry.services.actors import Actor
@@ -72,7 +72,12 @@ def validate_draft(
     login_email: str,
     display_name: str = "",
 ) -> AccountDraft:
-    """Check one account's fields against rules 1 and 2 and the field limits."""
+    """Check one account's fields against rules 1 and 2 and the field limits.
+
+    Every path that creates an account (a request, its approval, the import) comes through
+    here, so the profile URL stored, and linked from the public directory, is always one that
+    names this very platform and handle.
+    """
     known = get_platform(platform)
     shown, compared = normalize_handle(known, handle)
     code = department.strip().upper()
@@ -84,7 +89,7 @@ def validate_draft(
         handle=shown,
         handle_normalized=compared,
         display_name=clean_text(display_name, field="Display name", max_length=200, required=False),
-        url=clean_url(url),
+        url=_profile_url(url, known, shown, compared),
         category=check_category(category).value,
         department_id=dept.id,
         department_code=dept.code,
@@ -94,6 +99,18 @@ def validate_draft(
             login_email, settings.approved_domains, what="Login e-mail"
         ),
     )
+
+
+def _profile_url(url: str, platform: Platform, shown: str, compared: str) -> str:
+    """``url`` if it is a profile address of ``platform``'s account ``shown``, else a refusal."""
+    address = clean_url(url)
+    named_platform, named = parse_profile_url(address)
+    if named_platform is not platform or normalize_handle(platform, named)[1] != compared:
+        raise InvalidInput(
+            f"The profile URL {address!r} points to {named_platform.label} @{named}, "
+            f"not to the account being registered, {platform.label} @{shown}."
+        )
+    return address
 
 
 def all_departments(session: Session) -> dict[str, Department]:
@@ -118,15 +135,57 @@ def holder_facts(people: Iterable[Person], *, ced_id: int | None) -> list[Holder
     ]
 
 
-def eligible_holder(person: Person | None, address: str, *, settings: Settings) -> Person:
+def eligible_holder(
+    person: Person | None, address: str, *, settings: Settings, what: str = "Holder"
+) -> Person:
     """Who may hold an account: a registered person still in government (rule 6) with a
     government address (rule 2). Every path that names holders checks through here."""
     if person is None:
-        raise NotFound(f"Holder {address} is not a registered person.")
+        raise NotFound(f"{what} {address} is not a registered person.")
     if person.status != PersonStatus.active:
-        raise RuleViolation(f"Holder {person.email} has left government and cannot hold accounts.")
-    check_government_email(person.email, settings.approved_domains, what="Holder")
+        raise RuleViolation(f"{what} {person.email} has left government and cannot hold accounts.")
+    check_government_email(person.email, settings.approved_domains, what=what)
     return person
+
+
+# Addresses per ``IN (...)`` lookup, well under every database's limit on bound parameters.
+_LOOKUP_CHUNK = 500
+
+
+def resolve_holders(
+    session: Session,
+    *,
+    settings: Settings,
+    emails: Iterable[str],
+    known: Mapping[str, Person] | None = None,
+    what: str = "Holder",
+) -> list[Person]:
+    """The people ``emails`` name, in order and without repeats, each one eligible to hold an
+    account (``eligible_holder``); ``what`` names them in refusals ("Holder", "Successor").
+
+    Every address must be on an approved government domain (rule 2). The people are looked up
+    together (one query per 500 addresses), or in ``known`` (everyone, by e-mail) when the
+    caller has loaded them already; unknown addresses are refused all in one sentence.
+    """
+    addresses = list(
+        dict.fromkeys(
+            check_government_email(email, settings.approved_domains, what=what) for email in emails
+        )
+    )
+    if known is None:
+        known = {
+            p.email: p
+            for start in range(0, len(addresses), _LOOKUP_CHUNK)
+            for p in session.exec(
+                select(Person).where(
+                    col(Person.email).in_(addresses[start : start + _LOOKUP_CHUNK])
+                )
+            )
+        }
+    unknown = [a for a in addresses if a not in known]
+    if len(unknown) > 1:
+        raise NotFound(f"{what}s {', '.join(unknown)} are not registered people.")
+    return [eligible_holder(known.get(a), a, settings=settings, what=what) for a in addresses]
 
 
 def find_live_handle(session: Session, platform: str, handle_normalized: str) -> Account | None:
@@ -406,7 +465,12 @@ def import_accounts(
             if key in seen:
                 raise Conflict(f"{draft.label} is repeated from line {seen[key]}")
             seen[key] = line
-            holders = _import_holders(row["holders"], settings=settings, people=people)
+            holders = resolve_holders(
+                session,
+                settings=settings,
+                emails=[part for part in row["holders"].split(";") if part.strip()],
+                known=people,
+            )
             shortfalls = holder_shortfalls(holder_facts(holders, ced_id=ced_id))
             if shortfalls:
                 raise RuleViolation("; ".join(shortfalls))
@@ -484,18 +548,6 @@ def _read_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
     if not rows:
         raise InvalidInput("The file has a header but no accounts.")
     return rows
-
-
-def _import_holders(raw: str, *, settings: Settings, people: dict[str, Person]) -> list[Person]:
-    holders: list[Person] = []
-    for part in raw.split(";"):
-        if not part.strip():
-            continue
-        address = check_government_email(part, settings.approved_domains, what="Holder")
-        person = eligible_holder(people.get(address), address, settings=settings)
-        if person not in holders:
-            holders.append(person)
-    return holders
 
 
 # ------------------------------------------------------------------------------ review

@@ -33,6 +33,10 @@ from registry.models import AuditEvent, AuditEventPublic, AuditHead, Role, utcno
 from registry.services.actors import Actor
 from vault import Keyring
 
+# Who may read and verify the audit log, and who may seal it.
+READERS = (Role.admin, Role.ced, Role.auditor)
+SEALERS = (Role.admin, Role.ced)
+
 # Core statements on the tables: much cheaper than ORM units of work on hot paths.
 EVENTS = AuditEvent.metadata.tables["audit_event"]
 HEAD = AuditHead.metadata.tables["audit_head"]
@@ -156,11 +160,8 @@ _ADVANCE_UNSEALED = update(HEAD).where(HEAD.c.id == 1).values(last_seq=bindparam
 
 
 def _lock_head(session: Session) -> Row[Any]:
-    head = session.connection().execute(_LOCK_HEAD).first()
-    if head is None:  # a database migrated before the head row existed cannot happen; be safe
-        session.execute(insert(HEAD).values(id=1, last_seq=0, last_hash="", sealed_through=0))
-        head = session.execute(_LOCK_HEAD).one()
-    return head
+    """The head row (created by migration 0005), locked until the transaction ends."""
+    return session.connection().execute(_LOCK_HEAD).one()
 
 
 def _append(session: Session, events: list[dict[str, Any]]) -> None:
@@ -212,11 +213,14 @@ def _seal(session: Session, key: bytes, *, after: int, prev: str, now: dt.dateti
     return prev
 
 
-def seal_pending(session: Session) -> int:
+def seal(session: Session, *, keyring: Keyring, actor: Actor) -> int:
     """Seal events written while the keyring was unavailable; how many were sealed."""
-    key = _audit_key(session)
-    if key is None:
-        return 0
+    actor.require(*SEALERS, to="seal the audit log")
+    return _seal_pending(session, keyring.audit_key)
+
+
+def _seal_pending(session: Session, key: bytes) -> int:
+    """Seal whatever is unsealed, with ``key``; no permission check (callers make it)."""
     head = _lock_head(session)
     if head.sealed_through >= head.last_seq:
         return 0
@@ -262,7 +266,7 @@ def verify(session: Session, *, key: bytes, checkpoint: tuple[int, str] | None =
     prev = ""
     seen: dict[str, int] = {}
     count = 0
-    hashes_at: dict[int, str] = {}
+    hash_at_checkpoint: str | None = None
     unsealed = 0
 
     def bad(seq: int | None, problem: str) -> Verdict:
@@ -297,55 +301,41 @@ def verify(session: Session, *, key: bytes, checkpoint: tuple[int, str] | None =
         prev = event["hash"]
         seen[prev] = seq
         if checkpoint is not None and seq == checkpoint[0]:
-            hashes_at[seq] = prev
+            hash_at_checkpoint = prev
         expected_seq += 1
         count += 1
     last = expected_seq - 1
     if head is not None and head.last_seq > last:
-        return Verdict(
-            False,
-            count,
-            last,
-            prev,
+        return bad(
             last + 1,
             f"the log ends at {last} but was written up to {head.last_seq} (its tail was deleted).",
-            unsealed,
         )
     if checkpoint is not None:
         cp_seq, cp_hash = checkpoint
         if last < cp_seq:
-            return Verdict(
-                False,
-                count,
-                last,
-                prev,
+            return bad(
                 last + 1,
                 f"the log ends at {last} but the checkpoint vouches for events up "
                 f"to {cp_seq} (its tail was truncated).",
-                unsealed,
             )
-        if hashes_at.get(cp_seq) != cp_hash:
-            return Verdict(
-                False,
-                count,
-                last,
-                prev,
-                cp_seq,
-                "history up to the checkpoint was rewritten (its hash differs).",
-                unsealed,
-            )
+        if hash_at_checkpoint != cp_hash:
+            return bad(cp_seq, "history up to the checkpoint was rewritten (its hash differs).")
     if unsealed:
-        return Verdict(
-            False,
-            count,
-            last,
-            prev,
+        return bad(
             last - unsealed + 1,
             f"{unsealed} event(s) are not sealed yet (written while the keyring was "
             "unavailable); run `registry audit seal`.",
-            unsealed,
         )
     return Verdict(True, count, last, prev)
+
+
+def verify_log(
+    session: Session, *, keyring: Keyring, actor: Actor, checkpoint: bytes | None = None
+) -> Verdict:
+    """``verify`` for a person: the chain, and the signed checkpoint file's contents if given."""
+    actor.require(*READERS, to="verify the audit log")
+    mark = read_checkpoint(checkpoint, keyring=keyring) if checkpoint is not None else None
+    return verify(session, key=keyring.audit_key, checkpoint=mark)
 
 
 # ------------------------------------------------------------------------------ checkpoints
@@ -353,25 +343,28 @@ def verify(session: Session, *, key: bytes, checkpoint: tuple[int, str] | None =
 
 def make_checkpoint(session: Session, *, keyring: Keyring, actor: Actor) -> dict[str, Any]:
     """The head of the chain (sequence, hash, time), signed with the keyring's Ed25519 key."""
-    actor.require(Role.admin, Role.ced, Role.auditor, to="write audit checkpoints")
-    seal_pending(session)
+    actor.require(*READERS, to="write audit checkpoints")
+    _seal_pending(session, keyring.audit_key)
     head = session.execute(select(HEAD).where(HEAD.c.id == 1)).one()
     body = {"seq": head.last_seq, "hash": head.last_hash, "at": utcnow().isoformat()}
     signature = keyring.signing_key.sign(_checkpoint_bytes(body))
     return {**body, "signature": base64.b64encode(signature).decode()}
 
 
+NOT_A_CHECKPOINT = "The checkpoint file is not a checkpoint written by the registry."
+
+
 def read_checkpoint(data: bytes, *, keyring: Keyring) -> tuple[int, str]:
     """``(seq, hash)`` from a checkpoint file whose signature is the keyring's."""
     try:
         doc = json.loads(data)
-        seq, head_hash = int(doc["seq"]), str(doc["hash"])
-        body: dict[str, Any] = {"seq": seq, "hash": head_hash, "at": str(doc["at"])}
+        body: dict[str, Any] = {"seq": doc["seq"], "hash": doc["hash"], "at": doc["at"]}
         signature = base64.b64decode(doc["signature"], validate=True)
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput(
-            "The checkpoint file is not a checkpoint written by the registry."
-        ) from None
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: deep nesting
+        raise InvalidInput(NOT_A_CHECKPOINT) from None
+    seq, head_hash = body["seq"], body["hash"]
+    if type(seq) is not int or not isinstance(head_hash, str) or not isinstance(body["at"], str):
+        raise InvalidInput(NOT_A_CHECKPOINT)
     try:
         keyring.verify_key.verify(signature, _checkpoint_bytes(body))
     except InvalidSignature:
@@ -406,7 +399,7 @@ def list_events(
     limit: int | None = 100,
 ) -> list[AuditEventPublic]:
     """Events in order, filtered; ``after_seq`` and ``limit`` page through them."""
-    actor.require(Role.admin, Role.ced, Role.auditor, to="read the audit log")
+    actor.require(*READERS, to="read the audit log")
     query = select(EVENTS).where(EVENTS.c.seq > after_seq).order_by(EVENTS.c.seq)
     if account_id is not None:
         query = query.where(

@@ -30,7 +30,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -127,8 +127,8 @@ def backup(*, engine: Engine, path: Path) -> Manifest:
     target = Path(path)
     _refuse_existing(target)
     folder = target.parent
-    if not folder.is_dir():
-        raise InvalidInput(f"The folder {folder} does not exist; the backup was not written.")
+    if not _checked(folder.is_dir, target):
+        raise InvalidInput(f"There is no folder {folder}; the backup was not written.")
     try:
         handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
@@ -179,8 +179,19 @@ def record_backup(session: Session, *, manifest: Manifest, path: Path) -> bool:
 
 
 def _refuse_existing(target: Path) -> None:
-    if target.exists() or target.is_symlink():
+    if _checked(target.exists, target) or _checked(target.is_symlink, target):
         raise Conflict(f"{target} already exists; a backup never overwrites a file.")
+
+
+def _checked(question: Callable[[], bool], target: Path) -> bool:
+    """Ask the file system about the backup's path; a path that cannot even be looked at (a
+    folder without search permission, a name too long) is refused in one sentence."""
+    try:
+        return question()
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot use {target}: {exc.strerror or exc}; the backup was not written."
+        ) from None
 
 
 def _snapshot_sqlite(engine: Engine, temp: Path) -> None:
@@ -191,7 +202,7 @@ def _snapshot_sqlite(engine: Engine, temp: Path) -> None:
             "backed up this way."
         )
     source_path = Path(database)
-    if not source_path.is_file():
+    if not _checked(source_path.is_file, source_path):
         raise NotFound(f"There is no registry database at {source_path}; nothing to back up.")
     source = sqlite3.connect(source_path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
     try:

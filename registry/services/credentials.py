@@ -161,6 +161,10 @@ def _check_value(kind: CredentialKind, value: Secret[str]) -> str:
         raise InvalidInput(f"The secret is longer than {MAX_SECRET_LENGTH} characters.")
     if "\x00" in text:
         raise InvalidInput("The secret contains a NUL character.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8, or JSON "\ud800"
+        raise InvalidInput("The secret is not valid UTF-8 text; nothing was stored.") from None
     if kind == CredentialKind.totp_seed:
         try:
             decode_seed(text)
@@ -508,7 +512,8 @@ def purge(
 ) -> list[Purged]:
     """Shred the credentials of accounts decommissioned longer than the retention period."""
     actor.require(Role.admin, Role.ced, to="purge credentials")
-    cutoff = (now or utcnow()) - dt.timedelta(days=settings.credential_retention_days)
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=settings.credential_retention_days)
     rows = session.exec(
         select(Credential.account_id, Credential.kind, func.count())
         .join(Account, col(Account.id) == Credential.account_id)
@@ -529,16 +534,16 @@ def purge(
                 col(Credential.account_id).in_(account_ids),
                 col(Credential.shredded_at).is_(None),
             )
-            .values(sealed=SHREDDED, key_id=None, shredded_at=utcnow())
+            .values(sealed=SHREDDED, key_id=None, shredded_at=now)
         )
+        kinds: dict[int, dict[str, int]] = {}
+        for p in report:
+            kinds.setdefault(p.account_id, {})[p.kind] = p.versions
         audit.record_many(
             session,
             actor=actor,
             action="credential.purged",
             entity_type="account",
-            items=(
-                (a, {"kinds": {p.kind: p.versions for p in report if p.account_id == a}})
-                for a in account_ids
-            ),
+            items=((a, {"kinds": kinds[a]}) for a in account_ids),
         )
     return report

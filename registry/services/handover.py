@@ -52,12 +52,13 @@ from registry.models import (
     WebSession,
     utcnow,
 )
-from registry.rules import check_government_email, holder_shortfalls
+from registry.rules import holder_shortfalls
 from registry.services import accounts, audit
-from registry.services.actors import Actor, find_person, roles_of
+from registry.services.actors import Actor, find_person, normalize_email, roles_of
 
 ROTATION_REASON = "known to a holder who left"
 REVEAL_LOOKBACK = dt.timedelta(days=365)
+RUNNERS = (Role.admin, Role.ced)  # who may run a handover
 # Roles that let a person decide or administer; a leaver keeps none of them.
 PRIVILEGED_ROLES = (Role.dept_approver, Role.ced, Role.admin)
 # Crash tests: pause at the checkpoint named by PAUSE_AT, announced in the file PAUSE_FILE.
@@ -111,7 +112,7 @@ def handover(
     dry_run: bool = False,
 ) -> HandoverReport:
     """Hand everything ``departing`` holds to ``successor`` (or per-account successors)."""
-    actor.require(Role.admin, Role.ced, to="run a handover")
+    actor.require(*RUNNERS, to="run a handover")
     plan = _plan(
         session,
         settings=settings,
@@ -159,7 +160,7 @@ def _plan(
     leaver = _active_person(session, departing, role="departing person")
     if leaver.id == actor.id:
         raise Forbidden("Nobody runs their own handover; ask another administrator or CED.")
-    default = _successor(session, settings, successor, leaver)
+    default, successors = _successors(session, settings, successor, mapping, leaver)
     held = session.exec(
         select(Account)
         .where(
@@ -179,10 +180,6 @@ def _plan(
             f"The map names accounts {leaver.email} does not hold: "
             f"{', '.join(str(i) for i in unknown)}."
         )
-    successors = {
-        account_id: _successor(session, settings, email, leaver)
-        for account_id, email in mapping.items()
-    }
     holders = _holders(session, held_ids)
     ced_id = accounts.ced_department_id(session, settings)
     problems: list[str] = []
@@ -245,12 +242,24 @@ def _plan(
     )
 
 
-def _successor(session: Session, settings: Settings, email: str, leaver: Person) -> Person:
-    person = _active_person(session, email, role="successor")
-    if person.id == leaver.id:
+def _successors(
+    session: Session,
+    settings: Settings,
+    default: str,
+    mapping: Mapping[int, str],
+    leaver: Person,
+) -> tuple[Person, dict[int, Person]]:
+    """The default successor and each mapped account's, all looked up at once; each must be
+    able to hold accounts (rules 2 and 6) and be someone other than the leaver."""
+    people = accounts.resolve_holders(
+        session, settings=settings, emails=[default, *mapping.values()], what="Successor"
+    )
+    if any(p.id == leaver.id for p in people):
         raise InvalidInput(f"The successor must be someone other than {leaver.email}.")
-    check_government_email(person.email, settings.approved_domains, what="Successor")
-    return person
+    by_email = {p.email: p for p in people}
+    return by_email[normalize_email(default)], {
+        account_id: by_email[normalize_email(email)] for account_id, email in mapping.items()
+    }
 
 
 def _holders(session: Session, account_ids: list[int]) -> dict[int, list[Person]]:
@@ -491,6 +500,7 @@ def show_handover(session: Session, *, actor: Actor, handover_id: int) -> Handov
 
 
 MAP_COLUMNS = ("account_id", "successor_email")
+MAX_ID_DIGITS = 18  # more than any account id, fewer than int() refuses to read
 
 
 def parse_map(data: bytes) -> dict[int, str]:
@@ -510,14 +520,20 @@ def parse_map(data: bytes) -> dict[int, str]:
             line = reader.line_num
             if not any(field.strip() for field in record):
                 continue
-            if len(record) != 2 or not record[0].strip().isdigit():
+            number = record[0].strip() if len(record) == 2 else ""
+            # isdigit() alone also accepts digits int() refuses, such as "²"
+            if not (number.isascii() and number.isdigit() and len(number) <= MAX_ID_DIGITS):
                 problems.append(f"line {line}: expected an account id and an e-mail")
                 continue
-            account_id = int(record[0])
+            account_id = int(number)
             if account_id in found:
                 problems.append(f"line {line}: account {account_id} is named twice")
                 continue
-            found[account_id] = record[1].strip()
+            email = record[1].strip()
+            if not email:
+                problems.append(f"line {line}: account {account_id} has no successor e-mail")
+                continue
+            found[account_id] = email
     except csv.Error as exc:
         raise InvalidInput(f"The map file is not well-formed CSV: {exc}.") from None
     if problems:

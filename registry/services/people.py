@@ -12,6 +12,8 @@ from registry.services import audit, departments
 from registry.services.actors import Actor, find_person, roles_of
 from registry.validation import clean_text, parse_choice
 
+NAME_LENGTH = 200  # the longest name accepted
+
 
 def add_person(
     session: Session,
@@ -31,7 +33,7 @@ def add_person(
     if actor is not None:
         actor.require(Role.admin, to="add people")
     address = check_government_email(email, settings.approved_domains, what="E-mail")
-    clean_name = clean_text(name, field="Name", max_length=200)
+    clean_name = clean_text(name, field="Name", max_length=NAME_LENGTH)
     dept = departments.get_by_code(session, department)
     chosen = _parse_roles(roles)
     if Role.ced in chosen and dept.code != settings.ced_department:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, delete, false, or_
 from sqlmodel import Session, col, select
 
 from registry.config import Settings
@@ -42,7 +42,7 @@ from registry.models import (
     Role,
     utcnow,
 )
-from registry.rules import check_government_email, holder_shortfalls
+from registry.rules import holder_shortfalls
 from registry.services import access, accounts, audit, departments
 from registry.services.actors import Actor
 from registry.validation import clean_text, parse_choice
@@ -140,7 +140,7 @@ def submit_decommission(
     account = accounts.get_visible_account(session, actor=actor, account_id=account_id)
     dept = session.get(Department, account.department_id)
     assert dept is not None
-    _department_for(session, actor=actor, code=dept.code)
+    _may_submit_for(actor, dept)
     if account.status == AccountStatus.decommissioned:
         raise InvalidTransition(
             f"{accounts.label(account).capitalize()} is already decommissioned."
@@ -182,29 +182,23 @@ def submit_decommission(
 def _department_for(session: Session, *, actor: Actor, code: str) -> Department:
     """The request's department: the actor's own, or any department for CED staff."""
     dept = departments.get_by_code(session, code)
+    _may_submit_for(actor, dept)
+    return dept
+
+
+def _may_submit_for(actor: Actor, dept: Department) -> None:
     if dept.id != actor.department_id and not (actor.is_ced_staff or actor.has(Role.ced)):
         raise Forbidden(
             f"{actor.email} may only submit requests for their own department "
             f"({actor.department_code}), not {dept.code}."
         )
-    return dept
 
 
 def _holders(session: Session, *, settings: Settings, emails: Sequence[str]) -> list[Person]:
     """The named people, each registered, active and on a government address."""
     if len(emails) > MAX_HOLDERS:
         raise InvalidInput(f"At most {MAX_HOLDERS} holders may be named at once.")
-    people: list[Person] = []
-    for email in emails:
-        address = check_government_email(email, settings.approved_domains, what="Holder")
-        person = accounts.eligible_holder(
-            session.exec(select(Person).where(Person.email == address)).first(),
-            address,
-            settings=settings,
-        )
-        if person not in people:
-            people.append(person)
-    return people
+    return accounts.resolve_holders(session, settings=settings, emails=emails)
 
 
 def _add_holders(
@@ -300,11 +294,16 @@ def approve(
         action = "request.department_approved"
         details: dict[str, object] = {"comment": note}
     elif request.kind == RequestKind.new_account:
-        account_id, added = _open_account(
+        account_id, added, dropped = _open_account(
             session, settings=settings, actor=actor, request=request, extra_holders=holders
         )
         request.account_id = account_id
-        details = {"comment": note, "account_id": account_id, "added_holders": added}
+        details = {
+            "comment": note,
+            "account_id": account_id,
+            "added_holders": added,
+            "dropped_holders": dropped,
+        }
         action = "request.approved"
     else:
         if holders:
@@ -337,8 +336,13 @@ def _open_account(
     actor: Actor,
     request: AccountRequest,
     extra_holders: Sequence[str],
-) -> tuple[int, list[str]]:
-    """Create the requested account active, with its holders, under rules 1-3."""
+) -> tuple[int, list[str], list[str]]:
+    """Create the requested account active, with its holders, under rules 1-3.
+
+    Proposed holders who have left government since the request was made are dropped (rule
+    6: a leaver holds nothing), so a request never sticks on them; the rest are checked again
+    like the other fields (rule 2). Returns the account id and the e-mails added and dropped.
+    """
     dept = session.get(Department, request.department_id)
     assert dept is not None and request.platform and request.handle
     draft = accounts.validate_draft(
@@ -361,20 +365,34 @@ def _open_account(
             f"{accounts.label(existing)}."
         )
     proposed = request_holders(session, request.id or 0)
-    extra = [
-        p for p in _holders(session, settings=settings, emails=extra_holders) if p not in proposed
+    dropped = [p for p in proposed if p.status != PersonStatus.active]
+    kept = [
+        accounts.eligible_holder(p, p.email, settings=settings)
+        for p in proposed
+        if p.status == PersonStatus.active
     ]
-    people = proposed + extra
-    inactive = [p.email for p in people if p.status != PersonStatus.active]
+    extra = [p for p in _holders(session, settings=settings, emails=extra_holders) if p not in kept]
+    people = kept + extra
     shortfalls = holder_shortfalls(
         accounts.holder_facts(people, ced_id=accounts.ced_department_id(session, settings))
     )
-    if inactive or shortfalls:
-        problems = [f"{', '.join(inactive)} left government"] if inactive else []
+    if shortfalls:
+        gone = (
+            [f"{', '.join(p.email for p in dropped)} left government and cannot hold it"]
+            if dropped
+            else []
+        )
         raise RuleViolation(
             f"Cannot approve request {request.id} for {draft.label}: the account must have two "
-            f"people with access, one from CED ({'; '.join(problems + shortfalls)}); "
+            f"people with access, one from CED ({'; '.join(gone + shortfalls)}); "
             "add holders when approving (the holders field, or --holder)."
+        )
+    if dropped:
+        session.execute(
+            delete(RequestHolder).where(
+                col(RequestHolder.request_id) == request.id,
+                col(RequestHolder.person_id).in_([p.id for p in dropped]),
+            )
         )
     added = _add_holders(session, request=request, people=extra, actor=actor)
     [account_id] = accounts.insert_active_accounts(
@@ -384,7 +402,7 @@ def _open_account(
         entries=[(draft, people)],
         action="account.created",
     )
-    return account_id, [p.email for p in added]
+    return account_id, [p.email for p in added], [p.email for p in dropped]
 
 
 def _decommission(session: Session, *, actor: Actor, request: AccountRequest) -> None:
@@ -544,6 +562,14 @@ def show_request(session: Session, *, actor: Actor, request_id: int) -> RequestP
     if request is None or not _may_see(actor, request):
         raise NotFound(f"No request with id {request_id}.")
     return to_public(session, [request])[0]
+
+
+def approval_outcome(request: AccountRequest | RequestPublic) -> str:
+    """What an approval did, in one sentence (the CLI and the console say the same)."""
+    if request.state != RequestState.approved:
+        return f"Request {request.id} approved by the department; it now awaits CED."
+    done = "active" if request.kind == "new_account" else "decommissioned"
+    return f"Request {request.id} approved; account {request.account_id} is {done}."
 
 
 def to_public(session: Session, rows: Sequence[AccountRequest]) -> list[RequestPublic]:

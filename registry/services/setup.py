@@ -8,7 +8,10 @@ from sqlmodel import Session, select
 
 from registry.config import Settings
 from registry.models import Department, Person, PersonRole, Role
+from registry.rules import check_government_email
 from registry.services import departments, people
+from registry.services.people import NAME_LENGTH
+from registry.validation import clean_text
 
 CED_NAME = "Communications and Engagement Division"
 
@@ -20,10 +23,19 @@ class InitResult:
     message: str
 
 
+def check_admin(*, settings: Settings, admin_email: str, admin_name: str) -> None:
+    """Refuse a first administrator (or CED code) that ``initialise`` would refuse, before
+    ``registry init`` creates the keyring or migrates: a refused init changes nothing."""
+    check_government_email(admin_email, settings.approved_domains, what="E-mail")
+    clean_text(admin_name, field="Name", max_length=NAME_LENGTH)
+    departments.normalize_code(settings.ced_department)
+
+
 def initialise(
     session: Session, *, settings: Settings, admin_email: str, admin_name: str
 ) -> InitResult:
     """Create the CED department and its first administrator; harmless when already done."""
+    check_admin(settings=settings, admin_email=admin_email, admin_name=admin_name)
     existing_admin = session.exec(
         select(Person).join(PersonRole).where(PersonRole.role == Role.admin.value)
     ).first()

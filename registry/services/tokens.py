@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -21,8 +20,14 @@ DEFAULT_DAYS = 90
 MAX_DAYS = 366
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def digest(secret: str) -> str:
+    """How an API token or a console session cookie is stored: its SHA-256, never itself."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def is_live(row: ApiToken, now: dt.datetime) -> bool:
+    """Whether the token is neither revoked nor expired at ``now``."""
+    return row.revoked_at is None and row.expires_at > now
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ def create_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         person_id=person.id or 0,
-        token_hash=_digest(token),
+        token_hash=digest(token),
         prefix=token[: len(TOKEN_PREFIX) + 6],
         created_by_id=actor.id if actor else None,
         expires_at=utcnow() + dt.timedelta(days=days),
@@ -78,11 +83,8 @@ def valid_token(session: Session, token: str) -> ApiToken:
     refused = Unauthenticated(REFUSED)
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise refused
-    digest = _digest(token)
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
-        raise refused
-    if row.revoked_at is not None or row.expires_at <= utcnow():
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest(token))).first()
+    if row is None or not is_live(row, utcnow()):
         raise refused
     return row
 

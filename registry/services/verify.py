@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, bindparam, case, desc, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from registry.errors import InvalidInput
@@ -109,12 +110,19 @@ class _Prepared:
 
     def first(self, connection: Connection, **values: Any) -> tuple[Any, ...] | None:
         params = {**self.fixed, **values}
+        dbapi = connection.dialect.loaded_dbapi
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(
                 self.sql, [params[name] for name in self.order] if self.order else params
             )
             raw = cursor.fetchone()
+        except dbapi.Error as exc:
+            # Wrapped as SQLAlchemy's own execution wraps it (OperationalError, ...), so that
+            # callers tell "no such table" from a bug.
+            raise DBAPIError.instance(
+                self.sql, params, exc, dbapi.Error, dialect=connection.dialect
+            ) from exc
         finally:
             cursor.close()
         if raw is None:
@@ -194,15 +202,14 @@ class DirectoryEntry(SQLModel):
     since: dt.datetime | None
 
 
+DIRECTORY_LIMIT = 500  # entries on one directory page
+
+
 def directory(
-    connection: Connection,
-    *,
-    query: str = "",
-    platform: str = "",
-    department: str = "",
-    limit: int = 500,
+    connection: Connection, *, query: str = "", platform: str = "", department: str = ""
 ) -> list[DirectoryEntry]:
-    """Active accounts only, searchable by name or handle, platform and department."""
+    """Active accounts only (the first ``DIRECTORY_LIMIT``), searchable by name or handle,
+    platform and department."""
     statement = (
         select(
             ACCOUNTS.c.platform,
@@ -216,7 +223,7 @@ def directory(
         .join(DEPARTMENTS, DEPARTMENTS.c.id == ACCOUNTS.c.department_id)
         .where(ACCOUNTS.c.status == AccountStatus.active.value)
         .order_by(DEPARTMENTS.c.name, ACCOUNTS.c.platform, ACCOUNTS.c.handle_normalized)
-        .limit(limit)
+        .limit(DIRECTORY_LIMIT)
     )
     text = query.strip().lower()[:100]
     if text:

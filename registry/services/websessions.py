@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import secrets
 
@@ -19,10 +18,6 @@ SESSION_LIFETIME = dt.timedelta(hours=8)
 SIGNED_OUT = "You are signed out; sign in with your API token."
 
 
-def _digest(cookie: str) -> str:
-    return hashlib.sha256(cookie.encode()).hexdigest()
-
-
 def sign_in(session: Session, *, settings: Settings, token: str) -> tuple[str, WebSession, Actor]:
     """Check the token; return the new cookie value (shown to the browser only), the row and
     the actor."""
@@ -30,7 +25,7 @@ def sign_in(session: Session, *, settings: Settings, token: str) -> tuple[str, W
     actor = tokens.owner(session, settings, row)
     cookie = secrets.token_urlsafe(32)
     web = WebSession(
-        session_hash=_digest(cookie),
+        session_hash=tokens.digest(cookie),
         csrf=secrets.token_urlsafe(32),
         token_id=row.id or 0,
         person_id=actor.id,
@@ -53,11 +48,13 @@ def resume(session: Session, *, settings: Settings, cookie: str | None) -> tuple
     """The signed-in browser's session and actor, or Unauthenticated."""
     if not cookie or len(cookie) > 100:
         raise Unauthenticated(SIGNED_OUT)
-    web = session.exec(select(WebSession).where(WebSession.session_hash == _digest(cookie))).first()
-    if web is None or web.ended_at is not None or web.expires_at <= utcnow():
+    hashed = tokens.digest(cookie)
+    web = session.exec(select(WebSession).where(WebSession.session_hash == hashed)).first()
+    now = utcnow()
+    if web is None or web.ended_at is not None or web.expires_at <= now:
         raise Unauthenticated(SIGNED_OUT)
     token = session.get(ApiToken, web.token_id)
-    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
+    if token is None or not tokens.is_live(token, now):
         raise Unauthenticated(SIGNED_OUT)
     try:
         return web, actor_by_id(session, settings, web.person_id)

@@ -25,7 +25,7 @@ from registry.api.deps import RowId, SessionDep, SettingsDep
 from registry.config import Settings
 from registry.errors import RegistryError, Unauthenticated
 from registry.keys import open_keyring
-from registry.models import Role, WebSession
+from registry.models import AccountPublic, AccountStatus, WebSession
 from registry.platforms import PLATFORMS
 from registry.services import (
     accounts,
@@ -42,7 +42,6 @@ from registry.services.actors import Actor
 
 COOKIE = "registry_session"
 LOGIN_COOKIE = "registry_login_csrf"
-AUDIT_READERS = (Role.admin, Role.ced, Role.auditor)
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -78,8 +77,13 @@ def _page(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    actor = context.get("actor")
+    may_hand_over = actor is not None and actor.has(*handover.RUNNERS)
     response = templates.TemplateResponse(
-        request, template, {"title": title, **context}, status_code=status_code
+        request,
+        template,
+        {"title": title, "may_hand_over": may_hand_over, **context},
+        status_code=status_code,
     )
     # Pages name people and accounts: never kept in a browser's or a proxy's cache.
     response.headers["Cache-Control"] = "no-store"
@@ -156,7 +160,8 @@ def directory_page(
     answer, error = None, None
     if check.strip():
         answer, error = _attempt(
-            session, lambda: verify.verify_url(session.connection(), url=check)
+            session,
+            lambda: verify.answer(session.connection(), platform=None, handle=None, url=check),
         )
     # A refused check rolled the session back; ask it for a connection again.
     entries, list_error = _attempt(
@@ -304,15 +309,10 @@ def approve(
             holders=extra,
         ),
     )
-    if done is None:
+    if error is not None:
         return _requests_page_with_error(request, session, web, actor, error)
-    notice = (
-        f"Request {request_id} approved; account {done.account_id} is "
-        + ("active." if done.kind == "new_account" else "decommissioned.")
-        if done.state == "approved"
-        else f"Request {request_id} approved by the department; it now awaits CED."
-    )
-    return _back("/console", notice)
+    assert done is not None  # _attempt returns a result or a refusal
+    return _back("/console", requests.approval_outcome(done))
 
 
 @router.post("/console/requests/{request_id}/reject", response_class=HTMLResponse)
@@ -325,17 +325,17 @@ def reject(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     web, actor = _form(request, session, settings, csrf)
-    done, error = _attempt(
+    _, error = _attempt(
         session,
         lambda: requests.reject(session, actor=actor, request_id=request_id, reason=reason),
     )
-    if done is None:
+    if error is not None:
         return _requests_page_with_error(request, session, web, actor, error)
     return _back("/console", f"Request {request_id} rejected.")
 
 
 def _requests_page_with_error(
-    request: Request, session: Session, web: WebSession, actor: Actor, error: RegistryError | None
+    request: Request, session: Session, web: WebSession, actor: Actor, error: RegistryError
 ) -> HTMLResponse:
     return _page(
         request,
@@ -343,7 +343,7 @@ def _requests_page_with_error(
         title="Requests awaiting me",
         actor=actor,
         csrf=web.csrf,
-        status_code=error.status_code if error else 400,
+        status_code=error.status_code,
         requests=requests.list_requests(session, actor=actor, awaiting_me=True),
         **_error_context(error),
     )
@@ -357,11 +357,11 @@ def request_page(
     shown, error = _attempt(
         session, lambda: requests.show_request(session, actor=actor, request_id=request_id)
     )
-    if shown is None:
+    if error is not None:
         return _not_found(request, web, actor, error)
     events = (
         audit.list_events(session, actor=actor, entity=("request", request_id), limit=None)
-        if actor.has(*AUDIT_READERS)
+        if actor.has(*audit.READERS)
         else None
     )
     return _page(
@@ -376,7 +376,7 @@ def request_page(
 
 
 def _not_found(
-    request: Request, web: WebSession, actor: Actor, error: RegistryError | None
+    request: Request, web: WebSession, actor: Actor, error: RegistryError
 ) -> HTMLResponse:
     return _page(
         request,
@@ -384,7 +384,7 @@ def _not_found(
         title="Not available",
         actor=actor,
         csrf=web.csrf,
-        status_code=error.status_code if error else 404,
+        status_code=error.status_code,
         **_error_context(error),
     )
 
@@ -412,10 +412,6 @@ def accounts_page(
             platform=platform or None,
         ),
     )
-    badges: dict[int, list[compliance.Finding]] = {}
-    for finding in compliance.report(session, settings=settings, actor=actor).findings:
-        if finding.account_id is not None:
-            badges.setdefault(finding.account_id, []).append(finding)
     return _page(
         request,
         "accounts.html",
@@ -424,13 +420,41 @@ def accounts_page(
         csrf=web.csrf,
         status_code=200 if error is None else error.status_code,
         accounts=rows or [],
-        badges=badges,
+        badges=_badges(session, settings, actor, rows or [], department),
         department=department,
         status=status,
         platform=platform,
         platforms=PLATFORMS,
         **_error_context(error),
     )
+
+
+def _badges(
+    session: Session, settings: Settings, actor: Actor, rows: list[AccountPublic], department: str
+) -> dict[int, list[compliance.Finding]]:
+    """The findings of each listed active account.
+
+    One report for the departments in view (only a department filter narrows it: the list
+    already holds only the accounts it matches), and one per account the actor holds in a
+    department their own report does not cover.
+    """
+    if not rows:
+        return {}
+    in_view = (department or None) if actor.sees_all else None
+    findings = list(
+        compliance.report(session, settings=settings, actor=actor, department=in_view).findings
+    )
+    if not actor.sees_all:
+        for row in rows:
+            if row.department != actor.department_code and row.status == AccountStatus.active:
+                findings += compliance.report(
+                    session, settings=settings, actor=actor, account_id=row.id
+                ).findings
+    badges: dict[int, list[compliance.Finding]] = {}
+    for finding in findings:
+        if finding.account_id is not None:
+            badges.setdefault(finding.account_id, []).append(finding)
+    return badges
 
 
 def _account_page(
@@ -445,16 +469,13 @@ def _account_page(
     shown, error = _attempt(
         session, lambda: accounts.show_account(session, actor=actor, account_id=account_id)
     )
-    if shown is None:
+    if error is not None:
         return _not_found(request, web, actor, error)
-    findings = [
-        f
-        for f in compliance.report(session, settings=settings, actor=actor).findings
-        if f.account_id == account_id
-    ]
+    assert shown is not None  # _attempt returns a result or a refusal
+    report = compliance.report(session, settings=settings, actor=actor, account_id=account_id)
     events = (
         audit.list_events(session, actor=actor, account_id=account_id, limit=None)
-        if actor.has(*AUDIT_READERS)
+        if actor.has(*audit.READERS)
         else None
     )
     return _page(
@@ -464,7 +485,7 @@ def _account_page(
         actor=actor,
         csrf=web.csrf,
         a=shown,
-        findings=findings,
+        findings=report.findings,
         events=events,
         creds=credentials.status(session, actor=actor, account_id=account_id),
         **extra,
@@ -512,8 +533,7 @@ def reveal(
         revealed=revealed.public() if revealed else None,
         **_error_context(error),
     )
-    page.headers["Cache-Control"] = "no-store"
-    page.headers["Pragma"] = "no-cache"
+    page.headers["Pragma"] = "no-cache"  # _page already says Cache-Control: no-store
     if error is not None:
         page.status_code = error.status_code
     return page
@@ -541,7 +561,7 @@ def compliance_page(request: Request, session: SessionDep, settings: SettingsDep
 @router.get("/console/handover", response_class=HTMLResponse)
 def handover_form(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     web, actor = _console(request, session, settings)
-    actor.require(Role.admin, Role.ced, to="run a handover")  # as the service will
+    actor.require(*handover.RUNNERS, to="run a handover")  # as the service will
     return _page(
         request,
         "handover.html",

@@ -107,6 +107,21 @@ class TestLoadErrors:
         with pytest.raises(KeyringInvalid, match="not a regular file"):
             Keyring.load(tmp_path / "dir")
 
+    @pytest.mark.parametrize(
+        ("name", "reason"),
+        [
+            ("file/keyring.json", "not a directory"),  # a path through a regular file
+            ("loop", "too many levels of symbolic links"),
+            ("k" * 300, "file name too long"),
+        ],
+    )
+    def test_paths_that_cannot_be_opened(self, tmp_path: Path, name: str, reason: str) -> None:
+        (tmp_path / "file").write_text("x")
+        (tmp_path / "loop").symlink_to("loop")
+        with pytest.raises(KeyringInvalid) as caught:
+            Keyring.load(tmp_path / name)
+        assert str(caught.value) == f"Cannot read keyring file {tmp_path / name}: {reason}."
+
     @pytest.mark.parametrize("text", ["", "not json", "{", "[]", "null", '"x"', "\udcff"], ids=repr)
     def test_not_a_keyring_document(self, tmp_path: Path, text: str) -> None:
         path = tmp_path / "keyring.json"
