@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.routing import Route
@@ -10,7 +12,7 @@ from registry.api import errors
 from registry.api.routes import public_router, router, verify_account
 from registry.api.security import SecurityMiddleware
 from registry.config import Settings, get_settings
-from registry.db import make_engine
+from registry.db import make_engine, make_loop_engine
 from registry.keys import session_info
 from registry.web.routes import router as web_router
 
@@ -24,6 +26,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
+    app.state.loop_engine = make_loop_engine(app.state.engine)
+    if app.state.loop_engine is not app.state.engine:
+        weakref.finalize(app, app.state.loop_engine.dispose)  # its one connection goes too
     app.state.session_info = session_info(settings)
     errors.install(app)
     # The public check is the hot path: a plain Starlette route placed first answers it

@@ -24,9 +24,25 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
+def writes_on_read(request: Request) -> None:
+    """A route dependency for the rare GET that writes (an audited TOTP code): its transaction
+    takes the write lock like any other change."""
+    request.state.writes = True
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the endpoint returns, else rolled back."""
-    with session_scope(request.app.state.engine, request.app.state.session_info) as session:
+    """One transaction per request: committed when the endpoint returns, else rolled back.
+
+    A GET only reads, so its transaction takes no write lock: anonymous readers and callers
+    with a bad token never queue behind, or hold up, the people changing things.
+    """
+    writes = request.method not in READING_METHODS or getattr(request.state, "writes", False)
+    with session_scope(
+        request.app.state.engine, request.app.state.session_info, writes=writes
+    ) as session:
         yield session
 
 

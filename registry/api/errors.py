@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -81,6 +82,9 @@ def is_page(request: Request) -> bool:
     return request.url.path.startswith(WEB_PREFIXES)
 
 
+RETRY_AFTER_SECONDS = "2"
+
+
 class DatabaseUnavailable(RegistryError):
     """The edge's refusal when the database cannot be reached or is locked."""
 
@@ -129,8 +133,15 @@ def install(app: FastAPI) -> None:
         return refuse(request, InvalidInput(DATA_REFUSED))
 
     @app.exception_handler(OperationalError)
-    async def _operational_error(request: Request, _exc: OperationalError) -> Response:
-        return refuse(request, DatabaseUnavailable(DATABASE_UNAVAILABLE))
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, _exc: Exception) -> Response:
+        # A locked or unreachable database, or every pooled connection in use for longer
+        # than the pool's timeout: a moment's overload, so say when to try again.
+        return refuse(
+            request,
+            DatabaseUnavailable(DATABASE_UNAVAILABLE),
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
