@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,12 +45,33 @@ def pg_url() -> str | None:
 
 @contextmanager
 def fresh_database(backend: str, directory: Path) -> Iterator[str]:
-    """The URL of an empty database: a SQLite file in ``directory``, or a new schema in the
-    PostgreSQL database of :data:`PG_ENV` (dropped after). The tests' own
-    ``tests.conftest.empty_database``, with the backend chosen here rather than by the
-    environment."""
-    from tests.conftest import empty_database  # the test tooling only when a bench needs it
+    """The URL of an empty database: a new SQLite file ``bench.db`` in ``directory``, or a new
+    schema in the PostgreSQL database of :data:`PG_ENV`, dropped afterwards (as the tests'
+    ``empty_database`` makes one). Needs only what ``make bench`` installs: no test tooling."""
+    if backend != "postgresql":
+        yield f"sqlite:///{directory / 'bench.db'}"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
 
-    with empty_database(directory, "bench", postgres=backend == "postgresql") as (url, engine):
-        engine.dispose()  # the benchmark makes its own
-        yield url
+    from registry.db import make_engine
+
+    url = pg_url()
+    if url is None:
+        raise BenchError(f"{PG_ENV} does not name a PostgreSQL database")
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield (
+                make_url(url)
+                .update_query_dict({"options": f"-csearch_path={schema}"})
+                .render_as_string(hide_password=False)
+            )
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

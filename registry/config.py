@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 
 from pydantic import Field, ValidationError, field_validator
@@ -35,6 +36,16 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest HTTP request body accepted (a 10,000-row CSV is about 1 MB).",
     )
+    proxy_headers: bool = Field(
+        default=True,
+        description="`registry serve` believes X-Forwarded-Proto and X-Forwarded-For, but only "
+        "from forwarded_allow_ips.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses or networks of the TLS proxies trusted to say "
+        "how a client connected (or * for any: only when nothing else can reach the port).",
+    )
 
     @field_validator("database_url", "keyring", "gov_domains", "ced_department")
     @classmethod
@@ -52,6 +63,11 @@ class Settings(BaseSettings):
             raise ValueError("it must name at least one approved domain, such as gov.mb.ca")
         return value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        return trusted_proxies(value)
+
     @cached_property
     def approved_domains(self) -> tuple[str, ...]:
         """The approved domains, lower case, without blanks or duplicates."""
@@ -65,6 +81,29 @@ def _domains(text: str) -> tuple[str, ...]:
         if domain:
             seen[domain] = None
     return tuple(seen)
+
+
+def trusted_proxies(text: str) -> str:
+    """``text`` as uvicorn's ``forwarded_allow_ips``: ``*``, or IP addresses and networks
+    separated by commas (blanks dropped). Anything else, which uvicorn would silently never
+    match, is refused (ValueError, a reason to finish a sentence)."""
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items:
+        raise ValueError("it must name at least one address, such as 127.0.0.1")
+    if items == ["*"]:
+        return "*"
+    for item in items:
+        try:
+            if "/" in item:
+                ipaddress.ip_network(item)
+            else:
+                ipaddress.ip_address(item)
+        except ValueError:
+            raise ValueError(
+                f"{item[:60]!r} is not an IP address or network (such as 10.0.0.0/8), and "
+                "* may only stand alone"
+            ) from None
+    return ",".join(items)
 
 
 def get_settings() -> Settings:

@@ -7,6 +7,7 @@ changes nothing.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import inspect, text
 
 from cli import main as cli_main
 from registry.errors import InvalidInput
+from registry.models import HandoverReport
 from registry.services import credentials, handover
 from registry.validation import clean_text
 from tests.conftest import (
@@ -71,13 +73,30 @@ class TestHandoverCsv:
         [([], "The handover is done"), (["--dry-run"], "Nothing changed (a preview)")],
     )
     def test_the_report_is_printed_even_when_the_csv_cannot_be_written(
-        self, account: int, cli: Cli, flags: list[str], said: str
+        self,
+        account: int,
+        cli: Cli,
+        flags: list[str],
+        said: str,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        # /dev/full opens for writing, then every write fails (no space left on device).
-        result = cli("handover", STAFF, "--to", RITA, "--csv", "/dev/full", *flags, "--as", ADMIN)
+        # The CSV's folder is removed once the work is done, as the report is made: the
+        # finished file then has nowhere to go (a full disk or a lost mount fails the same way).
+        folder = tmp_path / "hr"
+        folder.mkdir()
+        target = folder / "hr.csv"
+        made = handover.report_csv
+
+        def folder_gone(report: HandoverReport) -> str:
+            shutil.rmtree(folder)
+            return made(report)
+
+        monkeypatch.setattr(handover, "report_csv", folder_gone)
+        result = cli("handover", STAFF, "--to", RITA, "--csv", str(target), *flags, "--as", ADMIN)
         stderr = assert_cli_refused(result)
         assert stderr.strip() == (
-            f"{said}, but /dev/full could not be written: No space left on device."
+            f"{said}, but {target} could not be written: No such file or directory."
         )
         assert "Credentials to rotate" in result.stdout and "known to a holder" in result.stdout
 

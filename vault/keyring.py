@@ -413,7 +413,9 @@ def _dump(state: _State) -> bytes:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # O_NOFOLLOW: a link put at the lock's name would have us create or open its target.
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path.with_name(path.name + ".lock"), flags, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

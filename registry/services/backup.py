@@ -27,9 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
@@ -57,7 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry import migrate
+from registry import files, migrate
 from registry.errors import Conflict, InvalidInput, NotFound, RegistryError
 from registry.models import utcnow
 from registry.services import audit
@@ -121,8 +119,8 @@ def backup(*, engine: Engine, path: Path) -> Manifest:
     """Write a consistent snapshot of the registry at ``engine`` to the new file ``path``.
 
     The file is written to a temporary file (mode 0600) in the same folder and linked into
-    place only when complete, so a failed backup leaves nothing behind, and an existing file is
-    never overwritten. Nothing is written to the database.
+    place only when complete (``registry.files``), so a failed backup leaves nothing behind,
+    and an existing file is never overwritten. Nothing is written to the database.
     """
     target = Path(path)
     _refuse_existing(target)
@@ -130,20 +128,20 @@ def backup(*, engine: Engine, path: Path) -> Manifest:
     if not _checked(folder.is_dir, target):
         raise InvalidInput(f"There is no folder {folder}; the backup was not written.")
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        out = files.PrivateFile.create(target, exclusive=True)
+    except FileExistsError:
+        raise Conflict(f"{target} already exists; a backup never overwrites a file.") from None
     except OSError as exc:
         raise InvalidInput(f"Cannot write in {folder}: {exc.strerror or exc}.") from None
-    os.close(handle)
-    temp = Path(name)
     try:
-        os.chmod(temp, 0o600)
         if engine.dialect.name == "sqlite":
-            _snapshot_sqlite(engine, temp)
+            _snapshot_sqlite(engine, out.path)
         else:
-            _export(engine, temp)
-        manifest = _write_manifest(temp, source=engine.dialect.name)
-        _fsync(temp)
-        _publish(temp, target)
+            _export(engine, out.path)
+        manifest = _write_manifest(out.path, source=engine.dialect.name)
+        out.commit()
+    except FileExistsError:
+        raise Conflict(f"{target} already exists; a backup never overwrites a file.") from None
     except OSError as exc:
         raise InvalidInput(
             f"Cannot write the backup {target}: {exc.strerror or exc}; nothing was kept."
@@ -151,9 +149,9 @@ def backup(*, engine: Engine, path: Path) -> Manifest:
     except sqlite3.Error as exc:
         raise InvalidInput(f"Cannot write the backup {target}: {exc}; nothing was kept.") from None
     finally:
-        for leftover in (temp, Path(f"{temp}-journal")):
-            with suppress(FileNotFoundError):
-                leftover.unlink()
+        out.discard()
+        with suppress(FileNotFoundError):
+            Path(f"{out.path}-journal").unlink()
     return manifest
 
 
@@ -325,32 +323,6 @@ def _write_manifest(temp: Path, *, source: str) -> Manifest:
         )
         conn.commit()
     return manifest
-
-
-def _publish(temp: Path, target: Path) -> None:
-    """Put the finished file in place without ever replacing one that appeared meanwhile."""
-    try:
-        os.link(temp, target)
-    except FileExistsError:
-        raise Conflict(f"{target} already exists; a backup never overwrites a file.") from None
-    except OSError:
-        # A file system without hard links: rename, after looking once more.
-        _refuse_existing(target)
-        os.rename(temp, target)
-    _fsync_folder(target.parent)
-
-
-def _fsync(path: Path) -> None:
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
-def _fsync_folder(folder: Path) -> None:
-    with suppress(OSError):  # not every platform can open a folder
-        _fsync(folder)
 
 
 def _file_engine(path: Path) -> Engine:
