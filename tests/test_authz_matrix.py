@@ -127,7 +127,8 @@ MATRIX: dict[str, dict[str, Expect]] = {
     # accounts and access (rule 3: CED and administrators grant and revoke)
     "GET /accounts":                    M(401, 200, 200, 200, 200, 200, 200, 200, 401),
     "GET /accounts/{account_id}":       M(401, 200, 404, 200, 200, 200, 200, 200, 401),
-    "POST /accounts/import":            M(401, 403, 403, 403, 201, 201, 403, 403, 401),
+    # import is CED's alone: the one path to an active account without two approvals
+    "POST /accounts/import":            M(401, 403, 403, 403, 201, 403, 403, 403, 401),
     "POST /accounts/{account_id}/holders":
                                         M(401, 403, 403, 403, 201, 201, 403, 403, 401),
     "DELETE /accounts/{account_id}/holders/{email}":
@@ -231,7 +232,7 @@ PENDING = {  # handle -> (purpose, login e-mail, proposed holders) of a request 
     "AgrSoilSurvey": (
         "Soil survey recruiting, internal to AGR",
         "agr.soil@gov.mb.ca",
-        [AGR_STAFF, CED2],
+        [AGR_STAFF],  # a requester names its own department; CED adds CED2 when it approves
     ),
 }
 AGR_ONLY = (
@@ -549,7 +550,7 @@ CALLS: dict[str, Call] = {
         "POST", "/requests/{request}/approve", {"comment": "Yes"}, writes=True
     ),
     "POST /requests/{request_id}/approve:ced_stage": api(
-        "POST", "/requests/{approved}/approve", {"comment": "Yes"}, writes=True
+        "POST", "/requests/{approved}/approve", {"comment": "Yes", "holders": [CED2]}, writes=True
     ),
     "POST /requests/{request_id}/reject": api(
         "POST", "/requests/{request}/reject", {"reason": "Not now"}, writes=True
@@ -604,7 +605,10 @@ CALLS: dict[str, Call] = {
         "POST", "/console/requests/{request}/approve", {"comment": "Yes"}, writes=True
     ),
     "POST /console/requests/{request_id}/approve:ced_stage": page(
-        "POST", "/console/requests/{approved}/approve", {"comment": "Yes"}, writes=True
+        "POST",
+        "/console/requests/{approved}/approve",
+        {"comment": "Yes", "holders": CED2},
+        writes=True,
     ),
     "POST /console/requests/{request_id}/reject": page(
         "POST", "/console/requests/{request}/reject", {"reason": "Not now"}, writes=True

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from registry.config import Settings
-from registry.errors import Conflict, InvalidTransition, NotFound, RuleViolation
+from registry.errors import Conflict, Forbidden, InvalidTransition, NotFound, RuleViolation
 from registry.models import (
     AccessGrant,
     AccessGrantPublic,
@@ -78,6 +78,11 @@ def grant(
     if account.status == AccountStatus.decommissioned:
         raise InvalidTransition(f"{label(account).capitalize()} is decommissioned.")
     [person] = resolve_holders(session, settings=settings, emails=[email])
+    if person.id == actor.id:
+        # Holding an account lets one reveal its credentials: two people decide who holds it.
+        raise Forbidden(
+            f"{actor.email} may not grant access to themselves; ask another CED person."
+        )
     if person in active_holders(session, account_id):
         raise Conflict(f"{person.email} already holds {label(account)}.")
     row = AccessGrant(account_id=account_id, person_id=person.id or 0, granted_by_id=actor.id)

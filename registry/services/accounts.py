@@ -25,10 +25,16 @@ from registry.models import (
     Role,
     utcnow,
 )
-from registry.platforms import Platform, get_platform, normalize_handle, parse_profile_url
+from registry.platforms import (
+    Platform,
+    get_platform,
+    handle_label,
+    normalize_handle,
+    read_profile_url,
+)
 from registry.rules import Holder, check_category, check_government_email, holder_shortfalls
 from registry.services import audit, departments
-from registry.services.actors import Actor
+from registry.services.actors import Actor, may_see_person
 from registry.validation import clean_text, clean_url, parse_choice
 
 
@@ -102,13 +108,22 @@ def validate_draft(
 
 
 def _profile_url(url: str, platform: Platform, shown: str, compared: str) -> str:
-    """``url`` if it is a profile address of ``platform``'s account ``shown``, else a refusal."""
+    """``url`` if it is a profile address of ``platform``'s account ``shown``, else a refusal.
+
+    The address is read as public verification reads it (``read_profile_url``), so an account
+    registered with it verifies by it; a link to a post is no profile address.
+    """
     address = clean_url(url)
-    named_platform, named = parse_profile_url(address)
-    if named_platform is not platform or normalize_handle(platform, named)[1] != compared:
+    link = read_profile_url(address)
+    if link.platform is not platform or link.compared != compared:
         raise InvalidInput(
-            f"The profile URL {address!r} points to {named_platform.label} @{named}, "
-            f"not to the account being registered, {platform.label} @{shown}."
+            f"The profile URL {address!r} points to {handle_label(link.platform, link.handle)}, "
+            f"not to the account being registered, {handle_label(platform, shown)}."
+        )
+    if link.content:
+        raise InvalidInput(
+            f"The profile URL {address!r} is a link to a post or other content, not to the "
+            f"profile of {handle_label(platform, shown)}; give the profile's own address."
         )
     return address
 
@@ -159,13 +174,17 @@ def resolve_holders(
     emails: Iterable[str],
     known: Mapping[str, Person] | None = None,
     what: str = "Holder",
+    seen_by: Actor | None = None,
 ) -> list[Person]:
     """The people ``emails`` name, in order and without repeats, each one eligible to hold an
     account (``eligible_holder``); ``what`` names them in refusals ("Holder", "Successor").
 
     Every address must be on an approved government domain (rule 2). The people are looked up
     together (one query per 500 addresses), or in ``known`` (everyone, by e-mail) when the
-    caller has loaded them already; unknown addresses are refused all in one sentence.
+    caller has loaded them already; unknown addresses are refused all in one sentence. Looked
+    up on behalf of ``seen_by``, a person that actor may not see (``may_see_person``, as
+    ``GET /people/{email}``) is refused exactly as an address nobody has, both named as not
+    registered in the actor's department (unless the actor sees every department).
     """
     addresses = list(
         dict.fromkeys(
@@ -183,9 +202,19 @@ def resolve_holders(
             )
         }
     unknown = [a for a in addresses if a not in known]
-    if len(unknown) > 1:
-        raise NotFound(f"{what}s {', '.join(unknown)} are not registered people.")
+    if seen_by is not None and not seen_by.sees_all:
+        unseen = [a for a in addresses if a not in known or not may_see_person(seen_by, known[a])]
+        _refuse_unknown(unseen, what=what, scope=f" in {seen_by.department_code}")
+    _refuse_unknown(unknown, what=what)
     return [eligible_holder(known.get(a), a, settings=settings, what=what) for a in addresses]
+
+
+def _refuse_unknown(addresses: Sequence[str], *, what: str, scope: str = "") -> None:
+    """Refuse the addresses no one (in ``scope``, the department an actor may see) has."""
+    if len(addresses) > 1:
+        raise NotFound(f"{what}s {', '.join(addresses)} are not registered people{scope}.")
+    if addresses and scope:
+        raise NotFound(f"{what} {addresses[0]} is not a registered person{scope}.")
 
 
 def find_live_handle(session: Session, platform: str, handle_normalized: str) -> Account | None:
@@ -434,7 +463,9 @@ def import_accounts(
     separated by ``;``). Imported accounts are active. ``progress(done, total)`` is called
     while rows are checked. Raises :class:`ImportRejected` naming every bad row.
     """
-    actor.require(Role.ced, Role.admin, to="import accounts")
+    # CED's migration of the accounts that exist already: the one path to an active account
+    # without two approvals, so only CED may take it (docs/adr/0002-workflow.md says why).
+    actor.require(Role.ced, to="import accounts")
     rows = _read_csv(data)
     total = len(rows)
     departments_by_code = all_departments(session)

@@ -28,7 +28,9 @@ from sqlalchemy import delete, func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from registry import files
 from registry.config import Settings
+from registry.csvsafe import csv_text
 from registry.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, RuleViolation
 from registry.models import (
     OPEN_STATES,
@@ -79,10 +81,7 @@ def checkpoint(name: str) -> None:
         return
     announce = os.environ.get(PAUSE_FILE)
     if announce:
-        with open(announce, "w", encoding="utf-8") as out:
-            out.write(name + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+        files.write_private(announce, name + "\n")
     time.sleep(PAUSE_SECONDS)
 
 
@@ -161,6 +160,12 @@ def _plan(
     if leaver.id == actor.id:
         raise Forbidden("Nobody runs their own handover; ask another administrator or CED.")
     default, successors = _successors(session, settings, successor, mapping, leaver)
+    if actor.id in {default.id, *(p.id for p in successors.values())}:
+        raise Forbidden(
+            f"{actor.email} may not hand accounts to themselves; "
+            "ask another administrator or CED to run this handover."
+        )
+    _keep_an_administrator(session, leaver)
     held = session.exec(
         select(Account)
         .where(
@@ -240,6 +245,21 @@ def _plan(
         ),
         departments={d.id or 0: d.code for d in session.exec(select(Department))},
     )
+
+
+def _keep_an_administrator(session: Session, leaver: Person) -> None:
+    """Refuse the handover of the last active administrator: nobody could then manage
+    people, tokens or the vault's keys."""
+    admins = session.exec(
+        select(Person.id)
+        .join(PersonRole, col(PersonRole.person_id) == col(Person.id))
+        .where(PersonRole.role == Role.admin.value, Person.status == PersonStatus.active.value)
+    ).all()
+    if admins == [leaver.id]:
+        raise InvalidTransition(
+            f"Handover of {leaver.email} refused, nothing changed: they are the last active "
+            "administrator; make someone else an administrator first."
+        )
 
 
 def _successors(
@@ -558,13 +578,11 @@ HR_COLUMNS = (
 
 
 def report_csv(report: HandoverReport) -> str:
-    """One row per account, for HR files."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HR_COLUMNS)
+    """One row per account, for HR files, safe to open in a spreadsheet (``registry.csvsafe``)."""
+    rows = []
     for row in report.accounts:
         due = sorted(c.kind for c in report.credentials_due if c.account_id == row.account_id)
-        writer.writerow(
+        rows.append(
             [
                 report.id or "",
                 "yes" if report.dry_run else "no",
@@ -580,4 +598,4 @@ def report_csv(report: HandoverReport) -> str:
                 "yes" if row.account_id in report.login_email_flags else "no",
             ]
         )
-    return out.getvalue()
+    return csv_text(HR_COLUMNS, rows)
