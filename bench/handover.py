@@ -220,7 +220,8 @@ def build_registry(
                 department="AGR",
                 purpose="A new program page",
                 login_email=f"agr.request{i}@gov.mb.ca",
-                holders=[CAST[CO_HOLDER][0], CAST[SUCCESSOR][0]],
+                # an AGR requester names AGR holders; CED adds its own when it approves
+                holders=[CAST[SUCCESSOR][0]],
             ).id
             or 0
             for i in range(OPEN_REQUESTS)

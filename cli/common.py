@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from registry.errors import CONCURRENT_CHANGE, DATA_REFUSED, RegistryError
 
@@ -39,15 +41,70 @@ AsOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON alone on stdout.")]
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+# Characters a terminal obeys or hides rather than shows: controls (ESC starts escape
+# sequences that can set the clipboard, hide text or draw hyperlinks; CR overwrites the line),
+# format characters (direction overrides, zero-width characters) and line separators.
+_UNSHOWN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _unshown(char: str) -> bool:
+    return char not in "\n\t" and unicodedata.category(char) in _UNSHOWN
+
+
+def _python_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _json_escape(char: str) -> str:
+    units = char.encode("utf-16-be")  # a character past U+FFFF is a surrogate pair in JSON
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would obey or hide written as an escape
+    (``\\x1b``, ``\\u200b``), so that what is shown is what is stored; line breaks and tabs
+    stay as they are."""
+    if text.isprintable():
+        return text
+    return "".join(_python_escape(char) if _unshown(char) else char for char in text)
+
+
+def json_escaped(text: str) -> str:
+    """A JSON document with the characters :func:`printable` escapes that JSON leaves raw (DEL,
+    C1 controls such as U+009B, format characters, U+2028) written as ``\\u`` escapes: the
+    same document once decoded, and nothing a terminal obeys. They occur only inside strings."""
+    if text.isprintable():
+        return text
+    return "".join(_json_escape(char) if _unshown(char) else char for char in text)
+
+
+def literal(value: object) -> Text:
+    """``value`` as text that is printed exactly as it is: never read as Rich markup (``[/]``,
+    ``[link=...]``) or emoji codes, with control characters shown as escapes (:func:`printable`).
+    Every table cell, title and line the command line prints goes through here."""
+    return Text("" if value is None else printable(str(value)))
+
+
+class _Terminal(Console):
+    """A console whose every printed string is :func:`literal`: user text in a message (an
+    e-mail, a name, a reason) cannot style, link, hide or break what is printed."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        super().print(*(literal(o) if isinstance(o, str) else o for o in objects), **options)
+
+
+stdout = _Terminal(soft_wrap=True)
+stderr = _Terminal(stderr=True, soft_wrap=True, highlight=False)
 
 
 def fail(message: str, problems: Sequence[str] = ()) -> NoReturn:
     """Say why on stderr, one sentence (and any listed problems), and exit 1."""
-    stderr.print(message, markup=False)
+    stderr.print(message)
     for problem in problems:
-        stderr.print(f"  {problem}", markup=False)
+        stderr.print(f"  {problem}")
     raise typer.Exit(1)
 
 
@@ -174,22 +231,22 @@ def emit_json(value: Any) -> None:
         data = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
     else:
         data = value
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_escaped(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
 
 
 def emit_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=literal(title), title_justify="left")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(literal(column), overflow="fold")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(literal(v) for v in row))
     stdout.print(table)
 
 
 def emit_fields(title: str, fields: Sequence[tuple[str, Any]]) -> None:
-    table = Table(title=title, title_justify="left", show_header=False)
+    table = Table(title=literal(title), title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in fields:
-        table.add_row(name, "" if value is None else str(value))
+        table.add_row(literal(name), literal(value))
     stdout.print(table)

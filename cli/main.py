@@ -11,10 +11,9 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import stat
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +30,8 @@ from cli.common import (
     emit_table,
     fail,
     get_settings,
+    json_escaped,
+    printable,
     stderr,
     stdout,
     work,
@@ -40,6 +41,7 @@ from registry.errors import InvalidInput
 from registry.validation import MAX_ID, parse_time
 
 if TYPE_CHECKING:
+    from registry.files import PrivateFile
     from registry.models import (
         AccessGrant,
         AccessGrantPublic,
@@ -134,12 +136,39 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    proxy_headers: Annotated[
+        bool | None,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="Believe X-Forwarded-Proto/-For from --forwarded-allow-ips, so HTTPS at a TLS "
+            "proxy gets HSTS and Secure cookies [default: REGISTRY_PROXY_HEADERS, or yes].",
+            show_default=False,
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated addresses or networks of the trusted proxies "
+            "[default: REGISTRY_FORWARDED_ALLOW_IPS, or 127.0.0.1].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
     import uvicorn
 
-    with database():
+    from registry.config import trusted_proxies
+
+    with database() as (settings, _):
         pass  # a bad setting or database URL is refused here, not as a traceback per worker
+    if forwarded_allow_ips is None:
+        forwarded_allow_ips = settings.forwarded_allow_ips
+    else:
+        try:
+            forwarded_allow_ips = trusted_proxies(forwarded_allow_ips)
+        except ValueError as exc:
+            fail(f"--forwarded-allow-ips is not usable: {exc}.")
     uvicorn.run(
         "registry.api.app:create_app",
         factory=True,
@@ -147,6 +176,8 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        proxy_headers=settings.proxy_headers if proxy_headers is None else proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 
@@ -842,12 +873,21 @@ def vault_reveal(
     if json_:
         emit_json(public)
     else:
+        # Never a control character to the terminal, even in a secret stored before `vault
+        # put` refused them: shown as escapes, with a word on stderr; --json stays exact.
+        shown = printable(public.value)
+        if shown != public.value:
+            stderr.print(
+                "The value holds control or invisible characters, written below as escapes "
+                "such as \\x1b; --json gives it exactly.",
+                markup=False,
+            )
         stderr.print(
             f"{public.kind} of account {account_id}, version {public.version} "
             f"(set by {public.set_by}); this reveal is audited:",
             markup=False,
         )
-        sys.stdout.write(public.value + "\n")
+        sys.stdout.write(shown + "\n")
 
 
 @vault_app.command("totp")
@@ -995,50 +1035,30 @@ def handover_command(
         if hr is not None:
             try:
                 hr.write(handover.report_csv(report))
+                hr.commit()
             except OSError as exc:
                 done = "Nothing changed (a preview)" if dry_run else "The handover is done"
                 fail(f"{done}, but {csv_file} could not be written: {exc.strerror or exc}.")
 
 
 @contextmanager
-def _output_file(path: Path | None) -> Iterator[_Output | None]:
-    """``path`` opened for writing before the work starts, so that a path that cannot be
-    written is refused with nothing changed. A file created here is removed again when the
-    work fails; an existing one is replaced only when written."""
+def _output_file(path: Path | None) -> Iterator[PrivateFile | None]:
+    """A private file for ``path`` (see ``registry.files``), made before the work starts so
+    that a path that cannot be written is refused with nothing changed; what is not committed
+    is removed again, and an existing file is replaced only by a finished one."""
+    from registry.files import PrivateFile
+
     if path is None:
         yield None
         return
     try:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-            created = True
-        except FileExistsError:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            created = False
+        output = PrivateFile.create(path)
     except OSError as exc:
         fail(f"Cannot write {path}: {exc.strerror or exc}; nothing changed.")
-    finished = False
     try:
-        yield _Output(fd)
-        finished = True
+        yield output
     finally:
-        os.close(fd)
-        if created and not finished:
-            with suppress(OSError):
-                path.unlink()
-
-
-@dataclasses.dataclass(frozen=True)
-class _Output:
-    fd: int
-
-    def write(self, text: str) -> None:
-        """Replace what the file held with ``text`` (UTF-8)."""
-        data = text.encode("utf-8")
-        while data:
-            data = data[os.write(self.fd, data) :]
-        if stat.S_ISREG(os.fstat(self.fd).st_mode):
-            os.ftruncate(self.fd, os.lseek(self.fd, 0, os.SEEK_CUR))
+        output.discard()
 
 
 def _print_handover(report: HandoverReport) -> None:
@@ -1131,7 +1151,7 @@ def audit_log(
         )
     if json_:
         for event in events:
-            sys.stdout.write(event.model_dump_json() + "\n")
+            sys.stdout.write(json_escaped(event.model_dump_json()) + "\n")
         return
     emit_table(
         "Audit log",
@@ -1183,12 +1203,13 @@ def audit_checkpoint(
     as_: AsOption = None,
 ) -> None:
     """Write the chain's head, signed, to keep somewhere the database's writers cannot reach."""
+    from registry.files import write_private
     from registry.services import audit
 
     with work(as_) as w:
         mark = audit.make_checkpoint(w.session, keyring=w.keyring(), actor=w.actor)
     try:
-        out.write_text(json.dumps(mark, indent=2) + "\n")
+        write_private(out, json.dumps(mark, indent=2) + "\n")
     except OSError as exc:
         fail(f"Cannot write {out}: {exc.strerror or exc}.")
     stdout.print(f"Checkpoint at sequence {mark['seq']} written to {out}.", markup=False)
@@ -1225,7 +1246,7 @@ def audit_report(
     if format_ == "json":
         emit_json(found)
     elif format_ == "csv":
-        sys.stdout.write(compliance.to_csv(found))
+        sys.stdout.write(printable(compliance.to_csv(found)))
     else:
         emit_table(
             f"Compliance findings ({len(found.findings)})",

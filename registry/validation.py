@@ -19,10 +19,16 @@ MAX_ID = 2**31 - 1
 
 # Bidirectional overrides and isolates can make text display differently from what it is.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+# Characters that show nothing, or join, split or hide what is around them: format characters
+# (Cf: zero-width spaces and joiners, the byte order mark, soft hyphens, tags U+E0000-E007F),
+# line and paragraph separators (Zl, Zp), and the Hangul fillers, letters drawn as blanks.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
+_HANGUL_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
 def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
-    """Strip ``value`` and refuse blank (when required), oversize or control-laden text."""
+    """Strip ``value`` and refuse blank (when required), oversize or control-laden text, and
+    text with characters that show nothing or change the direction of what follows."""
     text = value.strip()
     if required and not text:
         raise InvalidInput(f"{field} must not be blank.")
@@ -31,10 +37,15 @@ def clean_text(value: str, *, field: str, max_length: int, required: bool = True
     for char in text:
         if char in _BIDI_CONTROLS:
             raise InvalidInput(f"{field} contains a right-to-left or other direction override.")
-        if unicodedata.category(char) == "Cc" and char not in "\t\n":
+        category = unicodedata.category(char)
+        if category == "Cc" and char not in "\t\n":
             raise InvalidInput(f"{field} contains a control character.")
-        if unicodedata.category(char) == "Cs":  # a lone surrogate: not text any database takes
+        if category == "Cs":  # a lone surrogate: not text any database takes
             raise InvalidInput(f"{field} is not valid UTF-8 text.")
+        if category in _INVISIBLE_CATEGORIES or char in _HANGUL_FILLERS:
+            raise InvalidInput(
+                f"{field} contains an invisible or formatting character (U+{ord(char):04X})."
+            )
     return text
 
 

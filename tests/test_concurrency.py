@@ -119,7 +119,7 @@ def department_approved_request(fresh_db: FreshDatabase) -> int:
         request = requests.submit_new_account(
             session,
             settings=settings,
-            actor=world.actor("agr_requester"),
+            actor=world.actor("ced_exec"),  # CED staff may name a CED holder up front
             platform="x",
             handle="mbag",
             url="https://x.com/mbag",

@@ -118,7 +118,7 @@ def build(db: FreshDatabase) -> None:
             department="AGR",
             purpose="Clips",
             login_email="agr.social@gov.mb.ca",
-            holders=[CAST["ced1"][0], LEAVER],
+            holders=[CAST["agr_approver"][0], LEAVER],
         )
         tokens.create_token(session, actor=None, email=LEAVER)
         tokens.create_token(session, actor=None, email=SUCCESSOR)

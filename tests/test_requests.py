@@ -28,7 +28,7 @@ def submit(
     *,
     handle: str = "MBAgNews",
     department: str = "AGR",
-    holders: tuple[str, ...] = ("agr_staff", "ced1"),
+    holders: tuple[str, ...] = ("agr_staff",),
     holder_emails: list[str] | None = None,
     category: str = "official",
     login_email: str = "agr.social@gov.mb.ca",
@@ -59,6 +59,12 @@ def approve(world: World, who: str, request_id: int, **kw: object) -> AccountReq
     )
 
 
+def approve_as_ced(world: World, who: str, request_id: int) -> AccountRequest:
+    """The final approval of an AGR request, adding ced1 as its CED holder (a requester
+    outside CED names holders of their own department only)."""
+    return approve(world, who, request_id, holders=[world.email("ced1")])
+
+
 def request_in(world: World, state: RequestState) -> AccountRequest:
     """A request by agr_requester brought to ``state`` the normal way."""
     request = submit(world)
@@ -66,7 +72,7 @@ def request_in(world: World, state: RequestState) -> AccountRequest:
     if state in (RequestState.department_approved, RequestState.approved):
         approve(world, "agr_approver", rid)
     if state == RequestState.approved:
-        approve(world, "ced1", rid)
+        approve_as_ced(world, "ced1", rid)
     if state == RequestState.rejected:
         requests.reject(
             world.session, actor=world.actor("agr_approver"), request_id=rid, reason="No plan"
@@ -79,7 +85,13 @@ def request_in(world: World, state: RequestState) -> AccountRequest:
 
 
 ACTIONS: dict[str, Callable[[World, str, int], object]] = {
-    "approve": lambda w, who, rid: approve(w, who, rid),
+    # at the CED stage the approver adds the CED holder; at other states it is never reached
+    "approve": lambda w, who, rid: (
+        approve_as_ced(w, who, rid)
+        if requests.show_request(w.session, actor=w.actor("auditor"), request_id=rid).state
+        == RequestState.department_approved
+        else approve(w, who, rid)
+    ),
     "reject": lambda w, who, rid: requests.reject(
         w.session, actor=w.actor(who), request_id=rid, reason="Not needed"
     ),
@@ -176,7 +188,7 @@ class TestApprovals:
     def test_full_flow_records_who_when_and_comments(self, world: World) -> None:
         request = submit(world)
         approve(world, "agr_approver", request.id or 0, comment="Fits our plan")
-        approve(world, "ced1", request.id or 0, comment="Welcome")
+        approve(world, "ced1", request.id or 0, comment="Welcome", holders=[world.email("ced1")])
         shown = requests.show_request(
             world.session, actor=world.actor("auditor"), request_id=request.id or 0
         )
@@ -240,14 +252,14 @@ class TestApprovals:
         assert world.email("ced2") in account.holders and len(account.holders) == 3
 
     def test_final_approval_refused_with_one_holder(self, world: World) -> None:
-        request = submit(world, holders=("ced1",))
+        request = submit(world, holders=("agr_staff",))
         approve(world, "agr_approver", request.id or 0)
         with pytest.raises(RuleViolation, match="at least 2 active holders and would have 1"):
             approve(world, "ced2", request.id or 0)
 
     def test_a_proposed_holder_who_left_is_dropped_at_final_approval(self, world: World) -> None:
         leaver = world.email("agr_staff")
-        request = submit(world, holders=("agr_staff", "ced1"))
+        request = submit(world, "ced2", holders=("agr_staff", "ced1"))  # CED names anyone
         approve(world, "agr_approver", request.id or 0)
         handover.handover(
             world.session,
@@ -278,7 +290,9 @@ class TestApprovals:
         assert event.details["added_holders"] == [world.email("ced2")]
 
     def test_proposed_holders_are_checked_against_the_domains_again(self, world: World) -> None:
-        request = submit(world, holders=("agr_staff", "ced1"), login_email="mbag@agr.gov.mb.ca")
+        request = submit(
+            world, "ced_exec", holders=("agr_staff", "ced1"), login_email="mbag@agr.gov.mb.ca"
+        )
         approve(world, "agr_approver", request.id or 0)
         narrower = Settings(**{**world.settings.model_dump(), "gov_domains": "agr.gov.mb.ca"})
         with pytest.raises(
@@ -326,7 +340,7 @@ class TestApprovalOutcome:
         assert requests.approval_outcome(first) == (
             f"Request {rid} approved by the department; it now awaits CED."
         )
-        final = approve(world, "ced1", rid)
+        final = approve_as_ced(world, "ced1", rid)
         assert requests.approval_outcome(final) == (
             f"Request {rid} approved; account {final.account_id} is active."
         )
@@ -432,7 +446,7 @@ class TestReading:
             "hlt_requester",
             department="HLT",
             handle="HealthMB",
-            holders=("ced1", "hlt_requester"),
+            holders=("hlt_requester",),
         )
         seen = requests.list_requests(world.session, actor=world.actor("agr_staff"))
         assert [r.id for r in seen] == [agr.id]

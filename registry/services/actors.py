@@ -45,6 +45,13 @@ class Actor:
             raise Forbidden(f"{self.email} may not {to}; that needs the {needed} role.")
 
 
+def may_see_person(actor: Actor, person: Person) -> bool:
+    """Whether ``actor`` may know that ``person`` is registered (and whether they left): CED,
+    administrators and auditors see everyone, anyone else their own department. ``GET
+    /people/{email}`` and every lookup of people by e-mail on an actor's behalf answer by it."""
+    return actor.sees_all or person.department_id == actor.department_id
+
+
 def normalize_email(raw: str) -> str:
     local, domain = parse_email(raw)
     return f"{local}@{domain}"

@@ -7,9 +7,7 @@ finding is one aggregate query over the whole registry (no Python loop over acco
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +17,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col
 
 from registry.config import Settings
+from registry.csvsafe import csv_text
 from registry.errors import Forbidden
 from registry.models import (
     AccessGrant,
@@ -495,9 +494,8 @@ CSV_COLUMNS = (
 
 
 def to_csv(report: ComplianceReport) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for finding in report.findings:
-        writer.writerow(finding.model_dump(include=set(CSV_COLUMNS)))
-    return out.getvalue()
+    """The findings as CSV, safe to open in a spreadsheet (``registry.csvsafe``)."""
+    return csv_text(
+        CSV_COLUMNS,
+        ([getattr(finding, column) for column in CSV_COLUMNS] for finding in report.findings),
+    )

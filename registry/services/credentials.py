@@ -14,6 +14,7 @@ accounts, including login credentials for all government-owned accounts."
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,16 @@ def _check_value(kind: CredentialKind, value: Secret[str]) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8, or JSON "\ud800"
         raise InvalidInput("The secret is not valid UTF-8 text; nothing was stored.") from None
+    # Recovery codes come as lines, pasted from any system: CR LF is a line break like LF.
+    text = text.replace("\r\n", "\n")
+    if any(unicodedata.category(char) == "Cc" and char != "\n" for char in text):
+        # ESC, BEL, a lone CR, tab, DEL, C1 controls: no password, seed or recovery code holds
+        # them, and written back to a terminal they could run escape sequences (OSC 52 sets
+        # the clipboard, SGR 8 hides text) or overwrite what was shown.
+        raise InvalidInput(
+            "The secret contains a control character (only line breaks are allowed); "
+            "nothing was stored."
+        )
     if kind == CredentialKind.totp_seed:
         try:
             decode_seed(text)

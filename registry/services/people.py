@@ -9,7 +9,7 @@ from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Department, Person, PersonPublic, PersonRole, Role
 from registry.rules import check_government_email
 from registry.services import audit, departments
-from registry.services.actors import Actor, find_person, roles_of
+from registry.services.actors import Actor, find_person, may_see_person, roles_of
 from registry.validation import clean_text, parse_choice
 
 NAME_LENGTH = 200  # the longest name accepted
@@ -105,6 +105,6 @@ def list_people(
 
 def show_person(session: Session, *, actor: Actor, email: str) -> PersonPublic:
     person = find_person(session, email)
-    if not (actor.sees_all or person.department_id == actor.department_id):
+    if not may_see_person(actor, person):
         raise NotFound(f"No person with e-mail {person.email} is registered.")
     return to_public(session, [person])[0]

@@ -97,7 +97,7 @@ def submit_new_account(
     ).first()
     if pending is not None:
         raise Conflict(f"{draft.label} is already requested in request {pending.id}.")
-    people = _holders(session, settings=settings, emails=holders)
+    people = _holders(session, settings=settings, actor=actor, emails=holders)
     request = AccountRequest(
         kind=RequestKind.new_account.value,
         department_id=draft.department_id,
@@ -194,11 +194,15 @@ def _may_submit_for(actor: Actor, dept: Department) -> None:
         )
 
 
-def _holders(session: Session, *, settings: Settings, emails: Sequence[str]) -> list[Person]:
-    """The named people, each registered, active and on a government address."""
+def _holders(
+    session: Session, *, settings: Settings, actor: Actor, emails: Sequence[str]
+) -> list[Person]:
+    """The named people, each registered, active and on a government address. A person the
+    actor may not see (``GET /people/{email}`` answers 404) is refused as an unknown address,
+    so that naming holders tells no one who exists, or who left, in other departments."""
     if len(emails) > MAX_HOLDERS:
         raise InvalidInput(f"At most {MAX_HOLDERS} holders may be named at once.")
-    return accounts.resolve_holders(session, settings=settings, emails=emails)
+    return accounts.resolve_holders(session, settings=settings, emails=emails, seen_by=actor)
 
 
 def _add_holders(
@@ -371,7 +375,11 @@ def _open_account(
         for p in proposed
         if p.status == PersonStatus.active
     ]
-    extra = [p for p in _holders(session, settings=settings, emails=extra_holders) if p not in kept]
+    extra = [
+        p
+        for p in _holders(session, settings=settings, actor=actor, emails=extra_holders)
+        if p not in kept
+    ]
     people = kept + extra
     shortfalls = holder_shortfalls(
         accounts.holder_facts(people, ced_id=accounts.ced_department_id(session, settings))
@@ -565,7 +573,8 @@ def show_request(session: Session, *, actor: Actor, request_id: int) -> RequestP
 
 
 def approval_outcome(request: AccountRequest | RequestPublic) -> str:
-    """What an approval did, in one sentence (the CLI and the console say the same)."""
+    """What an approval did, in one sentence (the CLI says it; the console shows the fixed
+    notice of the same outcome, ``registry.web.routes.NOTICES``)."""
     if request.state != RequestState.approved:
         return f"Request {request.id} approved by the department; it now awaits CED."
     done = "active" if request.kind == "new_account" else "decommissioned"

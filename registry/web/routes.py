@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,7 +24,14 @@ from registry.api.deps import RowId, SessionDep, SettingsDep
 from registry.config import Settings
 from registry.errors import RegistryError, Unauthenticated
 from registry.keys import open_keyring
-from registry.models import AccountPublic, AccountStatus, WebSession
+from registry.models import (
+    AccountPublic,
+    AccountRequest,
+    AccountStatus,
+    RequestKind,
+    RequestState,
+    WebSession,
+)
 from registry.platforms import PLATFORMS
 from registry.services import (
     accounts,
@@ -135,8 +141,32 @@ def error_page(request: Request, exc: RegistryError) -> HTMLResponse:
     )
 
 
+# What a page may announce after a redirect: ``?notice=KEY`` shows the sentence of a key in
+# this list and nothing else, so a link cannot make the console say anything in its name.
+NOTICES: dict[str, str] = {
+    "signed_out": "You are signed out.",
+    "department_approved": "The request is approved by the department; it now awaits CED.",
+    "account_opened": "The request is approved; the account is active.",
+    "account_decommissioned": "The request is approved; the account is decommissioned.",
+    "rejected": "The request is rejected.",
+}
+
+
+def _notice(key: str) -> str:
+    """The fixed sentence of a notice key; an unknown key (or free text) shows nothing."""
+    return NOTICES.get(key, "")
+
+
 def _back(path: str, notice: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?notice={quote(notice)}", status_code=303)
+    assert notice in NOTICES, notice  # a redirect names a key, never a sentence
+    return RedirectResponse(f"{path}?notice={notice}", status_code=303)
+
+
+def _approval_notice(request: AccountRequest) -> str:
+    """The notice key of what an approval did (the outcome ``requests.approval_outcome`` says)."""
+    if request.state != RequestState.approved:
+        return "department_approved"
+    return "account_opened" if request.kind == RequestKind.new_account else "account_decommissioned"
 
 
 # ------------------------------------------------------------------------------ public
@@ -194,7 +224,11 @@ def directory_page(
 def login_form(request: Request, notice: str = "") -> HTMLResponse:
     login_csrf = secrets.token_urlsafe(32)
     response = _page(
-        request, "login.html", title="CED console sign-in", login_csrf=login_csrf, notice=notice
+        request,
+        "login.html",
+        title="CED console sign-in",
+        login_csrf=login_csrf,
+        notice=_notice(notice),
     )
     _set_cookie(request, response, LOGIN_COOKIE, login_csrf, max_age=1800)
     return response
@@ -248,7 +282,7 @@ def logout(
 ) -> Response:
     web, actor = _form(request, session, settings, csrf)
     websessions.sign_out(session, web=web, actor=actor)
-    response = RedirectResponse("/login?notice=" + quote("You are signed out."), status_code=303)
+    response = _back("/login", "signed_out")
     response.delete_cookie(COOKIE, path="/")
     return response
 
@@ -281,7 +315,7 @@ def awaiting_me(
         title="Requests awaiting me",
         actor=actor,
         csrf=web.csrf,
-        notice=notice,
+        notice=_notice(notice),
         requests=requests.list_requests(session, actor=actor, awaiting_me=True),
     )
 
@@ -312,7 +346,7 @@ def approve(
     if error is not None:
         return _requests_page_with_error(request, session, web, actor, error)
     assert done is not None  # _attempt returns a result or a refusal
-    return _back("/console", requests.approval_outcome(done))
+    return _back("/console", _approval_notice(done))
 
 
 @router.post("/console/requests/{request_id}/reject", response_class=HTMLResponse)
@@ -331,7 +365,7 @@ def reject(
     )
     if error is not None:
         return _requests_page_with_error(request, session, web, actor, error)
-    return _back("/console", f"Request {request_id} rejected.")
+    return _back("/console", "rejected")
 
 
 def _requests_page_with_error(
