@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from registry import platforms
 from registry.errors import InvalidInput
 from registry.platforms import (
     MAX_URL_LENGTH,
@@ -36,6 +37,14 @@ GOOD = [
     ("https://facebook.com:443/MBGov", "facebook", "MBGov"),
     ("http://facebook.com:80/MBGov", "facebook", "MBGov"),
     ("https://facebook.com/MBGov/posts/123", "facebook", "MBGov"),
+    ("https://web.facebook.com/MBGov", "facebook", "MBGov"),
+    ("https://business.facebook.com/MBGov/", "facebook", "MBGov"),
+    ("https://fb.me/MBGov", "facebook", "MBGov"),
+    ("https://www.facebook.com/Manitoba.Gov", "facebook", "Manitoba.Gov"),
+    ("https://www.facebook.com/pg/MBGov/posts/", "facebook", "MBGov"),
+    ("https://www.facebook.com/p/Manitoba-Gov-100064123456789/", "facebook", "100064123456789"),
+    ("https://www.facebook.com/profile.php?id=100064123456789", "facebook", "100064123456789"),
+    ("https://m.facebook.com/profile.php?id=1&sk=about#x", "facebook", "1"),
     # Instagram
     ("https://www.instagram.com/mbgov/", "instagram", "mbgov"),
     ("https://Instagram.com/MB.Gov_", "instagram", "MB.Gov_"),
@@ -60,14 +69,23 @@ GOOD = [
     ("https://WWW.LinkedIn.com/Company/MBGov/about/", "linkedin", "MBGov"),
     ("https://www.linkedin.com/showcase/travel-manitoba", "linkedin", "travel-manitoba"),
     ("https://m.linkedin.com/company/12345", "linkedin", "12345"),
+    (
+        "https://ca.linkedin.com/company/government-of-manitoba",
+        "linkedin",
+        "government-of-manitoba",
+    ),
+    ("https://UK.linkedin.com/company/MBGov/about", "linkedin", "MBGov"),
     # YouTube
     ("https://www.youtube.com/@MBGov", "youtube", "MBGov"),
     ("https://m.youtube.com/@MBGov/videos", "youtube", "MBGov"),
     ("https://YOUTUBE.COM/@mb.gov-news?si=x", "youtube", "mb.gov-news"),
     (f"https://www.youtube.com/channel/{CHANNEL_ID}", "youtube", CHANNEL_ID),
     (f"https://youtube.com/CHANNEL/{CHANNEL_ID}/featured#x", "youtube", CHANNEL_ID),
-    ("https://www.youtube.com/c/ManitobaGov", "youtube", "ManitobaGov"),
-    ("https://www.youtube.com/user/manitobagov/", "youtube", "manitobagov"),
+    # YouTube's other namespaces keep their prefix: /c/x and /user/x are not the handle @x
+    ("https://www.youtube.com/c/ManitobaGov", "youtube", "c/ManitobaGov"),
+    ("https://www.youtube.com/C/ManitobaGov/videos", "youtube", "c/ManitobaGov"),
+    ("https://www.youtube.com/user/manitobagov/", "youtube", "user/manitobagov"),
+    ("https://www.youtube.com/ManitobaGov", "youtube", "c/ManitobaGov"),
     # TikTok
     ("https://www.tiktok.com/@mbgov", "tiktok", "mbgov"),
     ("https://TikTok.com/@MB.Gov_/", "tiktok", "MB.Gov_"),
@@ -88,6 +106,10 @@ GOOD = [
     ("HTTPS://Mastodon.Social/@MBGov/", "mastodon", "MBGov@mastodon.social"),
     ("https://social.gov.mb.ca/@news_desk?x=1#y", "mastodon", "news_desk@social.gov.mb.ca"),
     ("http://mstdn.ca/@MBGov/111222333444", "mastodon", "MBGov@mstdn.ca"),
+    ("https://mastodon.social/users/MBGov", "mastodon", "MBGov@mastodon.social"),
+    ("https://mastodon.social/users/MBGov/statuses/1234", "mastodon", "MBGov@mastodon.social"),
+    ("https://mastodon.social/@MBGov@mastodon.social", "mastodon", "MBGov@mastodon.social"),
+    ("https://Mastodon.Social/@MBGov@MASTODON.social/1", "mastodon", "MBGov@mastodon.social"),
     # Flickr
     ("https://www.flickr.com/photos/manitobagov/", "flickr", "manitobagov"),
     ("https://flickr.com/people/MB_Gov", "flickr", "MB_Gov"),
@@ -102,6 +124,9 @@ def test_profile_url_names_platform_and_handle(url: str, platform: str, handle: 
     assert parsed_handle == handle
     # The handle is exactly what the registry would store for it.
     assert normalize_handle(parsed_platform, parsed_handle)[0] == parsed_handle
+    link = platforms.read_profile_url(url)
+    assert (link.platform, link.handle) == (parsed_platform, parsed_handle)
+    assert normalize_handle(link.platform, link.handle) == (link.handle, link.compared)
 
 
 BAD = [
@@ -112,7 +137,7 @@ BAD = [
     "https://facebook.com./x",
     "https://xn--facebok-u5a.com/x",
     "https://faceb\u043eok.com/x",  # Cyrillic o
-    "https://business.facebook.com/MBGov",
+    "https://graph.facebook.com/MBGov",
     "https://www.www.facebook.com/MBGov",
     "https://mobile.facebook.com/MBGov",
     "https://1.2.3.4/MBGov",
@@ -154,7 +179,24 @@ BAD = [
     "https://facebook.com/",
     "https://facebook.com",
     "https://facebook.com?id=1",
-    "https://facebook.com/profile.php?id=1",
+    "https://facebook.com/profile.php",
+    "https://facebook.com/profile.php?id=abc",
+    "https://facebook.com/profile.php?id=",
+    "https://facebook.com/profile.php?id=1&id=2",
+    "https://facebook.com/profile.php?ID=1",
+    "https://facebook.com/profile.php/x?id=1",
+    "https://facebook.com/p/ManitobaGov",
+    "https://facebook.com/p/Manitoba-Gov-12x",
+    "https://facebook.com/p/Cabc123",
+    "https://facebook.com/pg",
+    "https://facebook.com/...",
+    "https://facebook.com/.-.",
+    "https://fb.me/",
+    "https://www.facebook.com/permalink.php?story_fbid=1&id=2",
+    "https://www.facebook.com/story.php?story_fbid=1&id=2",
+    "https://www.facebook.com/share/p/1AbCdEf/",
+    "https://www.facebook.com/watch/?v=123",
+    "https://www.facebook.com/reel/123",
     "https://www.facebook.com/pages/MBGov/123",
     "https://facebook.com/groups/mbgov",
     "https://facebook.com/watch/?v=1",
@@ -168,6 +210,7 @@ BAD = [
     "https://facebook.com/MBGov//posts",
     "https://facebook.com/MB_Gov",
     "https://instagram.com/p/Cabc123",
+    "https://www.instagram.com/tv/Cabc123/",
     "https://instagram.com/reel/Cabc123",
     "https://instagram.com/reels",
     "https://instagram.com/stories/mbgov/1",
@@ -181,22 +224,37 @@ BAD = [
     "https://x.com/share",
     "https://x.com/settings",
     "https://x.com/@@MBGov",
+    "https://x.com/i/web/status/1234567890",
+    "https://x.com/i/status/1234567890",
+    "https://twitter.com/statuses/1234567890",
     "https://x.com/much_too_long_handle",
     "https://linkedin.com/in/jane-doe",
     "https://www.linkedin.com/in/jane-doe/",
     "https://linkedin.com/company/",
     "https://linkedin.com/MBGov",
     "https://linkedin.com/school/umanitoba",
+    "https://www.linkedin.com/posts/government-of-manitoba_flood-update-activity-7123-abcd",
+    "https://www.linkedin.com/feed/update/urn:li:activity:7123/",
+    "https://c1.linkedin.com/company/MBGov",
+    "https://www.ca.linkedin.com/company/MBGov",
+    "https://abc.linkedin.com/company/MBGov",
     "https://youtube.com/watch?v=abc",
     "https://youtube.com/shorts/abc",
     "https://youtube.com/playlist?list=abc",
     "https://youtube.com/results?search_query=x",
-    "https://youtube.com/MBGov",
+    "https://youtube.com/live/abc",
+    "https://youtube.com/post/Ugkxabc",
+    "https://youtube.com/embed/abc",
+    "https://youtube.com/feed/subscriptions",
+    f"https://youtube.com/@{CHANNEL_ID}",
+    "https://youtube.com/c/",
     "https://youtube.com/channel/MBGov",
     "https://youtube.com/channel/uCaBcDeFgHiJkLmNoPqRsT_-",
     "https://www.tiktok.com/mbgov",
     "https://www.tiktok.com/",
+    "https://www.tiktok.com/t/ZT8abc/",
     "https://www.threads.net/mbgov",
+    "https://www.threads.net/t/C1a2b3",
     "https://bsky.app/mbgov.bsky.social",
     "https://bsky.app/profile/did:plc:abc123",
     "https://bsky.app/profile/mbgov",
@@ -205,9 +263,10 @@ BAD = [
     # Mastodon: only /@user on a plain domain, optionally a status number
     "https://mastodon.social/MBGov",
     "https://mastodon.social/@MBGov/followers",
-    "https://mastodon.social/@MBGov@mastodon.social",
+    "https://mastodon.social/@MBGov@gov.social",
+    "https://mastodon.social/@MBGov@",
+    "https://mastodon.social/users/MBGov/followers",
     "https://mastodon.social/@MB-Gov",
-    "https://mastodon.social/users/MBGov",
     "https://mastodon.social/",
     "https://mastodon.social./@MBGov",
     "https://xn--mstdon-sqa.social/@MBGov",
@@ -263,6 +322,155 @@ def test_youtube_handle_may_be_a_reserved_word_with_at_sign() -> None:
     assert (platform.name, handle) == ("youtube", "live")
 
 
+def compared(url: str) -> tuple[str, str]:
+    """The platform and the handle as compared, the way registration reads a profile URL."""
+    platform, handle = parse_profile_url(url)
+    return platform.name, normalize_handle(platform, handle)[1]
+
+
+SAME_ACCOUNT = [
+    # Facebook ignores dots and case in user names, on every host it answers on.
+    ("https://www.facebook.com/Manitoba.Gov", "https://fb.com/manitobagov"),
+    ("https://www.facebook.com/M.B.Gov", "https://www.facebook.com/mbgov"),
+    ("https://fb.me/MBGov", "https://www.facebook.com/mbgov"),
+    ("https://web.facebook.com/MBGov", "https://www.facebook.com/MBGov"),
+    ("https://business.facebook.com/MBGov", "https://www.facebook.com/MBGov"),
+    ("https://www.facebook.com/pg/MBGov/about/", "https://www.facebook.com/MBGov"),
+    # A page known by its number: /p/Name-N and profile.php?id=N are the page N.
+    ("https://www.facebook.com/p/Manitoba-Gov-100064/", "https://www.facebook.com/100064"),
+    ("https://www.facebook.com/profile.php?id=100064", "https://www.facebook.com/100064"),
+    # YouTube: @handles ignore case; each namespace matches itself.
+    ("https://www.youtube.com/@MBGov", "https://m.youtube.com/@mbgov/videos"),
+    ("https://www.youtube.com/c/MBGov", "https://www.youtube.com/mbgov"),
+    ("https://www.youtube.com/user/MBGov", "https://youtube.com/USER/mbgov"),
+    ("https://ca.linkedin.com/company/mbgov", "https://www.linkedin.com/company/MBGov"),
+    ("https://mastodon.social/users/MBGov", "https://mastodon.social/@MBGov"),
+    ("https://mastodon.social/@MBGov@mastodon.social", "https://mastodon.social/@mbgov"),
+]
+
+
+@pytest.mark.parametrize(("one", "other"), SAME_ACCOUNT)
+def test_links_to_the_same_account_compare_equal(one: str, other: str) -> None:
+    assert compared(one) == compared(other)
+
+
+DIFFERENT_ACCOUNTS = [
+    ("https://www.youtube.com/@MBGov", "https://www.youtube.com/c/MBGov"),
+    ("https://www.youtube.com/@MBGov", "https://www.youtube.com/user/MBGov"),
+    ("https://www.youtube.com/@MBGov", "https://www.youtube.com/MBGov"),
+    ("https://www.youtube.com/c/MBGov", "https://www.youtube.com/user/MBGov"),
+    (f"https://www.youtube.com/channel/{CHANNEL_ID}", f"https://www.youtube.com/c/{CHANNEL_ID}"),
+    ("https://www.instagram.com/mb.gov", "https://www.instagram.com/mbgov"),
+    ("https://x.com/MBGov", "https://x.com/MB_Gov"),
+]
+
+
+@pytest.mark.parametrize(("one", "other"), DIFFERENT_ACCOUNTS)
+def test_links_to_different_accounts_compare_different(one: str, other: str) -> None:
+    assert compared(one) != compared(other)
+
+
+def test_youtube_handle_keeps_its_namespace_and_ignores_case() -> None:
+    youtube = get_platform("youtube")
+    assert normalize_handle(youtube, "@ManitobaGov") == ("ManitobaGov", "manitobagov")
+    assert normalize_handle(youtube, "c/ManitobaGov") == ("c/ManitobaGov", "c/manitobagov")
+    assert normalize_handle(youtube, "USER/ManitobaGov") == ("user/ManitobaGov", "user/manitobagov")
+    assert normalize_handle(youtube, CHANNEL_ID) == (CHANNEL_ID, CHANNEL_ID)
+    for bad in ("x/ManitobaGov", "c/", "c/a/b", "channel/ManitobaGov"):
+        with pytest.raises(InvalidInput) as caught:
+            normalize_handle(youtube, bad)
+        assert_one_sentence(caught.value)
+
+
+def test_facebook_handle_ignores_dots_and_case_but_shows_them() -> None:
+    facebook = get_platform("facebook")
+    assert normalize_handle(facebook, "@Manitoba.Gov") == ("Manitoba.Gov", "manitobagov")
+    with pytest.raises(InvalidInput) as caught:
+        normalize_handle(facebook, "...")
+    assert_one_sentence(caught.value)
+
+
+def test_a_youtube_handle_shaped_like_a_channel_id_is_never_that_channel() -> None:
+    with pytest.raises(InvalidInput, match="channel id") as caught:
+        parse_profile_url(f"https://www.youtube.com/@{CHANNEL_ID}")
+    assert_one_sentence(caught.value)
+
+
+def test_mastodon_account_of_another_server_is_sent_to_its_own_address() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_profile_url("https://mastodon.social/@MBGov@gov.social")
+    assert "https://gov.social/@MBGov" in caught.value.message
+    assert_one_sentence(caught.value)
+
+
+CONTENT = [
+    "https://x.com/MBGov/status/1234567890",
+    "https://twitter.com/MBGov/status/1234567890/photo/1",
+    "https://www.facebook.com/MBGov/posts/pfbid0abc",
+    "https://www.facebook.com/MBGov/videos/123456",
+    "https://www.facebook.com/pg/MBGov/posts/123",
+    "https://www.instagram.com/mbgov/p/Cabc123/",
+    "https://www.instagram.com/mbgov/reel/Cabc123/",
+    "https://www.tiktok.com/@mbgov/video/7234567890123456789",
+    "https://www.threads.net/@mbgov/post/C1a2b3",
+    "https://www.youtube.com/@MBGov/live",
+    "https://www.youtube.com/@MBGov/community?lb=Ugkx",
+    "https://bsky.app/profile/mbgov.bsky.social/post/3kabc",
+    "https://www.flickr.com/photos/manitobagov/53123456789",
+    "https://mastodon.social/@MBGov/111222333444",
+    "https://mastodon.social/users/MBGov/statuses/111222333444",
+    "https://www.linkedin.com/company/MBGov/some/thing",
+]
+
+PROFILE = [
+    "https://x.com/MBGov",
+    "https://x.com/MBGov/with_replies",
+    "https://www.facebook.com/MBGov/about/",
+    "https://www.facebook.com/MBGov/photos",
+    "https://www.facebook.com/profile.php?id=100064",
+    "https://www.instagram.com/mbgov/tagged/",
+    "https://www.youtube.com/@MBGov/videos",
+    f"https://www.youtube.com/channel/{CHANNEL_ID}/featured",
+    "https://www.linkedin.com/company/MBGov/about/",
+    "https://www.flickr.com/photos/manitobagov/albums",
+    "https://mastodon.social/@MBGov",
+]
+
+
+@pytest.mark.parametrize("url", CONTENT)
+def test_a_link_to_a_post_names_the_account_and_says_it_is_content(url: str) -> None:
+    link = platforms.read_profile_url(url)
+    assert link.content is True
+    assert link.handle.lower().removesuffix("@mastodon.social") in {
+        "mbgov",
+        "mbgov.bsky.social",
+        "manitobagov",
+    }
+
+
+@pytest.mark.parametrize("url", PROFILE)
+def test_a_profile_or_one_of_its_tabs_is_not_content(url: str) -> None:
+    assert platforms.read_profile_url(url).content is False
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://x.com/i/web/status/1234567890",
+        "https://instagram.com/p/Cabc123",
+        "https://www.youtube.com/watch?v=abc",
+        "https://www.youtube.com/shorts/abc",
+        "https://www.facebook.com/permalink.php?story_fbid=1&id=2",
+        "https://www.linkedin.com/posts/government-of-manitoba_flood-activity-7123-abcd",
+        "https://www.threads.net/t/C1a2b3",
+    ],
+)
+def test_a_post_link_that_names_no_trustworthy_account_is_refused(url: str) -> None:
+    with pytest.raises(InvalidInput, match=r"but not its account|for sure") as caught:
+        parse_profile_url(url)
+    assert_one_sentence(caught.value)
+
+
 ROUND_TRIP = [
     ("facebook", "MBGov"),
     ("facebook", "mb.gov-news"),
@@ -273,6 +481,10 @@ ROUND_TRIP = [
     ("linkedin", "government-of-manitoba"),
     ("youtube", "MBGov"),
     ("youtube", CHANNEL_ID),
+    ("youtube", "c/ManitobaGov"),
+    ("youtube", "user/manitobagov"),
+    ("facebook", "Manitoba.Gov"),
+    ("facebook", "100064123456789"),
     ("tiktok", "mb.gov_"),
     ("threads", "MBGov"),
     ("bluesky", "mbgov.bsky.social"),
@@ -313,6 +525,14 @@ def test_canonical_urls_are_the_expected_links() -> None:
         == f"https://www.youtube.com/channel/{CHANNEL_ID}"
     )
     assert (
+        canonical_profile_url(get_platform("youtube"), "C/ManitobaGov")
+        == "https://www.youtube.com/c/ManitobaGov"
+    )
+    assert (
+        canonical_profile_url(get_platform("youtube"), "user/manitobagov")
+        == "https://www.youtube.com/user/manitobagov"
+    )
+    assert (
         canonical_profile_url(get_platform("linkedin"), "MBGov")
         == "https://www.linkedin.com/company/MBGov"
     )
@@ -336,6 +556,8 @@ def test_mastodon_server_case_round_trips_on_the_compared_handle() -> None:
     [
         ("facebook", "pages"),
         ("facebook", "profile.php"),
+        ("facebook", "pg"),
+        ("facebook", "p"),
         ("instagram", "p"),
         ("instagram", ".."),
         ("x", "home"),

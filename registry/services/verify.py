@@ -5,6 +5,10 @@ since when) and never ids, e-mails or holders. Only ``active`` accounts verify: 
 decommissioned or suspended one answers ``official: false`` with its status and since when,
 so a freed handle that someone else takes never verifies. There is no cache: every answer is
 read from the database, so once a decommission commits no worker says ``official: true``.
+
+Every answer is about an account (``scope: "account"``). A link to a post, a video or other
+content names its account, which is what is checked; the message then says that the post
+itself is not verified (X, for one, shows any post by its number whatever name precedes it).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Connection, Dialect, bindparam, case, desc, func, select
 from sqlalchemy.exc import DBAPIError
@@ -20,7 +24,13 @@ from sqlmodel import SQLModel
 
 from registry.errors import InvalidInput
 from registry.models import Account, AccountStatus, Department
-from registry.platforms import Platform, get_platform, normalize_handle, parse_profile_url
+from registry.platforms import (
+    Platform,
+    get_platform,
+    handle_label,
+    normalize_handle,
+    read_profile_url,
+)
 
 ACCOUNTS = Account.metadata.tables["account"]
 DEPARTMENTS = Department.metadata.tables["department"]
@@ -36,7 +46,15 @@ class VerifyAnswer(SQLModel):
     since: dt.datetime | None = None
     status: str | None = None
     message: str
+    # What the answer vouches for: the account, never a post a link points to.
+    scope: Literal["account"] = "account"
 
+
+# The first sentence of an answer about a link to a post or other content.
+CONTENT_NOTE = (
+    "This link is to a post or other content, not to the profile: the answer is about the "
+    "account only, and the post itself is not verified. "
+)
 
 _QUERY = (
     select(
@@ -81,9 +99,8 @@ def verify_handle(connection: Connection, *, platform: str, handle: str) -> Veri
 
 
 def verify_url(connection: Connection, *, url: str) -> VerifyAnswer:
-    known, handle = parse_profile_url(url)
-    shown, compared = normalize_handle(known, handle)
-    return _answer(connection, known, shown, compared)
+    link = read_profile_url(url)
+    return _answer(connection, link.platform, link.handle, link.compared, content=link.content)
 
 
 @dataclass(frozen=True)
@@ -154,15 +171,18 @@ class _Row(NamedTuple):
     department: str
 
 
-def _answer(connection: Connection, platform: Platform, shown: str, compared: str) -> VerifyAnswer:
+def _answer(
+    connection: Connection, platform: Platform, shown: str, compared: str, *, content: bool = False
+) -> VerifyAnswer:
     row = _lookup(connection, platform.name, compared)
-    label = f"{platform.label} @{shown}"
+    label = handle_label(platform, shown)
+    note = CONTENT_NOTE if content else ""
     if row is None:
         return VerifyAnswer(
             official=False,
             platform=platform.name,
             handle=shown,
-            message=f"{label} is not an official government account.",
+            message=f"{note}{label} is not an official government account.",
         )
     if row.status != AccountStatus.active.value:
         since = row.decommissioned_at if row.status == AccountStatus.decommissioned else None
@@ -174,7 +194,7 @@ def _answer(connection: Connection, platform: Platform, shown: str, compared: st
             status=row.status,
             since=since,
             message=(
-                f"{label} is no longer an official government account: it has been "
+                f"{note}{label} is no longer an official government account: it has been "
                 f"{row.status}{when}. Anyone using it now does not speak for the government."
             ),
         )
@@ -187,7 +207,7 @@ def _answer(connection: Connection, platform: Platform, shown: str, compared: st
         category=row.category,
         since=row.activated_at,
         status=row.status,
-        message=f"{label} is an official account of {row.department}.",
+        message=f"{note}{label} is an official account of {row.department}.",
     )
 
 
