@@ -816,7 +816,7 @@ def breakdown(engine: Engine, settings: Settings, now: dt.datetime) -> list[Brea
             parts.append(Breakdown(name, seconds, rows, list(seen)))
             return result
 
-        scope = timed("__init__", lambda: compliance._Scope(session, settings, None, now))
+        scope = timed("__init__", lambda: compliance._Scope(session, settings, None, None, now))
         findings: list[compliance.Finding] = []
         for name in (
             "bad_login_domains",
