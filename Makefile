@@ -25,11 +25,12 @@ run: $(VENV)/.installed
 	@$(BIN)/registry tokens create $(DEMO_ADMIN) --as $(DEMO_ADMIN)
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
-# Lint, types and the whole test suite (SQLite unless REGISTRY_TEST_DATABASE_URL is set).
+# Lint, types, the import contracts (pyproject.toml) and the whole test suite (SQLite unless REGISTRY_TEST_DATABASE_URL is set).
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # Schemathesis against the app's own OpenAPI schema, as each role (deselected from `make test`).

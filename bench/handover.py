@@ -76,7 +76,7 @@ from registry.models import (
     PersonStatus,
 )
 from registry.services import accounts, credentials, requests
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
 from registry.services.handover import handover
 from tests.factories import CAST, World
 
@@ -198,7 +198,7 @@ def build_registry(
                 value=vault.Secret(f"Bench-pw-{number:06d}!x"),
             )
     with session_scope(engine, session_info(settings)) as session:
-        leaver = resolve_actor(session, settings, leaver_email)
+        leaver = actor_by_email(session, settings, leaver_email)
         for account_id in account_ids[:REVEALS]:
             credentials.reveal(
                 session,
@@ -262,7 +262,7 @@ def time_handover(engine: Engine, settings: Settings) -> tuple[float, Statements
     with counting_statements(engine) as seen:
         start = time.perf_counter()
         with session_scope(engine, session_info(settings)) as session:
-            actor = resolve_actor(session, settings, CAST[RUNNER][0])
+            actor = actor_by_email(session, settings, CAST[RUNNER][0])
             report = handover(
                 session,
                 settings=settings,

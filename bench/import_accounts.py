@@ -47,7 +47,7 @@ from registry.config import Settings
 from registry.db import make_engine, session_scope
 from registry.models import AccessGrant, Account, Department, Person, Role
 from registry.services import accounts, departments, people, setup
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
 
 GOAL_SECONDS = 5.0
 DEFAULT_ROWS = 10_000
@@ -127,7 +127,7 @@ def time_import(engine: Engine, settings: Settings, csv_path: Path) -> RunResult
     start = time.perf_counter()
     data = csv_path.read_bytes()
     with session_scope(engine) as session:
-        actor = resolve_actor(session, settings, ADMIN_EMAIL)
+        actor = actor_by_email(session, settings, ADMIN_EMAIL)
         result = accounts.import_accounts(session, settings=settings, actor=actor, data=data)
     seconds = time.perf_counter() - start
     return RunResult(seconds=seconds, imported=result.count)

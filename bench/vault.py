@@ -20,7 +20,7 @@ so machine noise hits all paths alike):
 Transactions: put and reveal are separate requests in real use, so both database paths use
 **one transaction per operation**: the put (or encrypt+INSERT) is one, the reveal (or
 SELECT+decrypt) another, each ``BEGIN IMMEDIATE`` ... ``COMMIT``. The registry path opens each
-with ``session_scope`` and resolves the actor inside it with ``resolve_actor``, as the CLI
+with ``session_scope`` and resolves the actor inside it with ``actor_by_email``, as the CLI
 and API do per request; the baseline uses ``engine.begin()``.
 
 One op is one put+reveal pair (or encrypt+decrypt). Each path's ops/s is the median over the
@@ -87,7 +87,7 @@ from registry.db import make_engine, session_scope
 from registry.keys import session_info
 from registry.models import AuditEvent, Credential
 from registry.services import credentials
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
 from tests.factories import CAST, World
 
 GOAL_RATIO = 0.5
@@ -166,7 +166,7 @@ def build_registry(directory: Path, accounts: int) -> Bench:
 
 def registry_put(bench: Bench, account_id: int, value: str) -> None:
     with session_scope(bench.engine, bench.info) as session:
-        actor = resolve_actor(session, bench.settings, bench.email)
+        actor = actor_by_email(session, bench.settings, bench.email)
         credentials.put(
             session,
             keyring=bench.keyring,
@@ -180,7 +180,7 @@ def registry_put(bench: Bench, account_id: int, value: str) -> None:
 
 def registry_reveal(bench: Bench, account_id: int) -> vault.Secret[str]:
     with session_scope(bench.engine, bench.info) as session:
-        actor = resolve_actor(session, bench.settings, bench.email)
+        actor = actor_by_email(session, bench.settings, bench.email)
         revealed = credentials.reveal(
             session,
             keyring=bench.keyring,

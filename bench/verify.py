@@ -8,7 +8,7 @@ Run from the repository root::
 A fresh SQLite registry in a temporary folder (migrations, a keyring, the test cast from
 ``tests/factories.py``) gets N active Facebook accounts (default 2,000), inserted in one bulk
 call. Two servers start as subprocesses on free 127.0.0.1 ports, each ``python -m uvicorn ...
---workers 1 --log-level warning --no-access-log``: the registry (``registry.api.app:
+--workers 1 --log-level warning --no-access-log``: the registry (``registry.http.app:
 create_app --factory``, its environment pointing at the temporary registry) and a bare
 FastAPI app whose one ``async def`` endpoint returns a small JSON object (written to a
 temporary module). The bare endpoint is the ceiling: what one uvicorn worker of this FastAPI
@@ -617,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         registry = stack.enter_context(
             uvicorn_server(
                 "registry",
-                "registry.api.app:create_app --factory",
+                "registry.http.app:create_app --factory",
                 cwd=directory,
                 env=env,
                 probe=paths[0],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -214,10 +214,10 @@ def work(as_: str | None) -> Iterator[Work]:
     """One command, one transaction, acting as ``as_`` (``--as`` or REGISTRY_ACTOR)."""
     from registry.db import session_scope
     from registry.keys import session_info
-    from registry.services.actors import resolve_actor
+    from registry.services.actors import actor_by_email
 
     with database() as (settings, engine), session_scope(engine, session_info(settings)) as session:
-        actor = resolve_actor(session, settings, as_)
+        actor = actor_by_email(session, settings, as_)
         yield Work(session=session, settings=settings, actor=actor)
 
 
@@ -250,3 +250,20 @@ def emit_fields(title: str, fields: Sequence[tuple[str, Any]]) -> None:
     for name, value in fields:
         table.add_row(literal(name), literal(value))
     stdout.print(table)
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on a terminal (stderr); nothing when output is not a terminal."""
+    if not stderr.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=stderr, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update

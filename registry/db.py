@@ -173,12 +173,23 @@ def session_scope(
         yield session
         session.commit()
     except BaseException as exc:
-        session.rollback()
-        afterwards = getattr(exc, "afterwards", None)
-        if afterwards is not None:
-            with Session(engine, info=dict(info or {})) as record:
-                afterwards(record)
-                record.commit()
+        undo(session, exc, engine=engine)
         raise
     finally:
         session.close()
+
+
+def undo(session: Session, refusal: BaseException, *, engine: Engine) -> None:
+    """Roll back work that was refused, keeping what the refusal says must be kept.
+
+    A refusal may carry ``afterwards`` (see ``registry.errors``), such as the audit event of a
+    refused reveal: it runs and is committed in a transaction of its own on ``engine``, with
+    the session's ``info``, whatever becomes of ``session`` next (the CLI and the API end it;
+    a console page goes on to show the refusal in it).
+    """
+    session.rollback()
+    afterwards = getattr(refusal, "afterwards", None)
+    if afterwards is not None:
+        with Session(engine, info=dict(session.info)) as record:
+            afterwards(record)
+            record.commit()

@@ -33,9 +33,9 @@ from typer.testing import CliRunner, Result
 
 from cli.main import app as cli_app
 from registry import migrate
-from registry.api.app import create_app
 from registry.config import Settings
 from registry.db import make_engine, session_scope
+from registry.http.app import create_app
 from registry.keys import AUDIT_KEY, session_info
 from registry.services import tokens
 from tests.factories import CAST, World

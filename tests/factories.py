@@ -53,7 +53,8 @@ class World:
 
     @classmethod
     def build(cls, session: Session, settings: Settings) -> World:
-        world = cls(session=session, settings=settings)
+        """Add the departments and the cast through the services; the people are then
+        loaded as rows (``add_person`` answers with the public view), as :meth:`load` does."""
         for code, name in [
             ("CED", "Communications and Engagement Division"),
             ("AGR", "Agriculture"),
@@ -62,7 +63,7 @@ class World:
         ]:
             departments.add_department(session, actor=None, code=code, name=name)
         for key, (email, dept, roles) in CAST.items():
-            world.people[key] = people.add_person(
+            people.add_person(
                 session,
                 settings=settings,
                 actor=None,
@@ -71,7 +72,7 @@ class World:
                 department=dept,
                 roles=roles,
             )
-        return world
+        return cls.load(session, settings)
 
     @classmethod
     def load(cls, session: Session, settings: Settings) -> World:

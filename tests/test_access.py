@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from registry.errors import Conflict, Forbidden, InvalidTransition, NotFound, RuleViolation
-from registry.models import AccessGrant, AuditEvent, PersonStatus
+from registry.models import AccessGrant, AccessGrantPublic, AuditEvent, PersonStatus
 from registry.services import access, accounts
 from tests.factories import World
 
@@ -17,7 +17,7 @@ def holders(world: World, account_id: int) -> list[str]:
     ).holders
 
 
-def change(world: World, what: str, who: str, account_id: int, email: str) -> AccessGrant:
+def change(world: World, what: str, who: str, account_id: int, email: str) -> AccessGrantPublic:
     """Grant or revoke ``email``'s access to an account, acting as ``who``."""
     operation = access.grant if what == "grant" else access.revoke
     return operation(
@@ -68,8 +68,8 @@ class TestRevoke:
 class TestGrant:
     def test_grant_adds_a_holder_and_audits(self, world: World) -> None:
         account = world.account()
-        row = change(world, "grant", "ced2", account.id or 0, "RITA.requester@gov.mb.ca")
-        public = access.grant_to_public(world.session, row)
+        public = change(world, "grant", "ced2", account.id or 0, "RITA.requester@gov.mb.ca")
+        assert public.account_id == account.id and public.revoked_at is None
         assert public.holder == "rita.requester@gov.mb.ca"
         assert public.granted_by == "ced.two@gov.mb.ca"
         assert world.email("agr_requester") in holders(world, account.id or 0)

@@ -273,3 +273,22 @@ class TestSeeingAccounts:
     def test_unknown_account(self, world: World) -> None:
         with pytest.raises(NotFound, match="No account with id 999999"):
             accounts.show_account(world.session, actor=world.actor("admin"), account_id=999999)
+
+
+class TestReview:
+    def test_recording_a_review_answers_with_the_account_as_shown(self, world: World) -> None:
+        account = world.account("AgrNews")
+        reviewed = accounts.review(
+            world.session,
+            settings=world.settings,
+            actor=world.actor("ced1"),
+            account_id=account.id or 0,
+            note="Checked",
+        )
+        assert reviewed.id == account.id and reviewed.last_reviewed_at is not None
+        assert reviewed == accounts.show_account(
+            world.session, actor=world.actor("ced1"), account_id=account.id or 0
+        )
+        assert world.session.exec(
+            select(AuditEvent).where(AuditEvent.action == "account.reviewed")
+        ).one().details == {"note": "Checked", "next_review_on": str(reviewed.next_review_on)}

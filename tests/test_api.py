@@ -8,7 +8,7 @@ from sqlmodel import select
 from registry.models import Account, ApiToken, AuditEvent, Person, utcnow
 from registry.services import accounts, tokens
 from tests.conftest import Api
-from tests.factories import CAST
+from tests.factories import CAST, World
 
 HEADER = "platform,handle,url,category,department,login_email,purpose,holders\n"
 GOOD_ROW = (
@@ -79,6 +79,18 @@ class TestAuthentication:
             "/tokens", json={"email": CAST["ced1"][0]}, headers=api.headers("ced1")
         )
         assert response.status_code == 403
+
+
+class TestIssuedToken:
+    def test_the_secret_is_only_in_the_answer_that_shows_it_once(self, world: World) -> None:
+        issued = tokens.create_token(world.session, actor=None, email=world.email("ced1"))
+        assert issued.token not in repr(issued) and issued.token not in str(issued)
+        assert "token" not in issued.public.model_dump()
+        listed = tokens.list_tokens(world.session, actor=world.actor("ced1"))
+        assert listed == [issued.public]  # the public view is what reading it back shows
+        created = issued.created()
+        assert created.token == issued.token
+        assert created.model_dump(exclude={"token"}) == issued.public.model_dump()
 
 
 class TestRolesAndVisibility:

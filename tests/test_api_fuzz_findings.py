@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from registry.api.errors import UNREADABLE_BODY, UNREADABLE_FORM
+from registry.http.api.errors import UNREADABLE_BODY
+from registry.http.console.errors import UNREADABLE_FORM
 from registry.validation import MAX_ID
 from tests.conftest import Api, assert_refused
 from tests.factories import CAST

@@ -20,7 +20,7 @@ from cli.main import app
 from registry.errors import Forbidden, InvalidInput
 from registry.keys import AUDIT_KEY
 from registry.services import access, accounts, audit, credentials, handover, requests, tokens
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
 from tests.conftest import FreshDatabase, postgres_only
 from tests.factories import CAST, World
 from vault import Keyring, Secret
@@ -123,7 +123,7 @@ def busy(fresh_db: FreshDatabase) -> Iterator[FreshDatabase]:
         rf"account {account.id} \(facebook @AgrNews\); only its holders and CED may\.$"
     )
     with pytest.raises(Forbidden, match=only_holders), fresh_db.scope() as session:
-        actor = resolve_actor(session, settings, CAST["auditor"][0])
+        actor = actor_by_email(session, settings, CAST["auditor"][0])
         credentials.reveal(
             session,
             keyring=keyring,
@@ -240,7 +240,7 @@ class TestTampering:
     def test_truncating_the_tail_is_found_with_a_checkpoint(self, busy: FreshDatabase) -> None:
         keyring = busy.keyring()
         with busy.scope() as session:
-            actor = resolve_actor(session, busy.settings(), CAST["auditor"][0])
+            actor = actor_by_email(session, busy.settings(), CAST["auditor"][0])
             mark = audit.make_checkpoint(session, keyring=keyring, actor=actor)
         checkpoint = audit.read_checkpoint(json.dumps(mark).encode(), keyring=keyring)
         assert verdict(busy, checkpoint).whole
@@ -285,7 +285,7 @@ class TestTampering:
     def test_a_forged_checkpoint_is_refused(self, busy: FreshDatabase, tmp_path: Any) -> None:
         keyring = busy.keyring()
         with busy.scope() as session:
-            actor = resolve_actor(session, busy.settings(), CAST["auditor"][0])
+            actor = actor_by_email(session, busy.settings(), CAST["auditor"][0])
             mark = audit.make_checkpoint(session, keyring=keyring, actor=actor)
         with pytest.raises(InvalidInput, match="signature does not match"):
             audit.read_checkpoint(

@@ -56,8 +56,8 @@ from sqlmodel import SQLModel
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from registry.api.app import create_app
 from registry.config import Settings
+from registry.http.app import create_app
 from registry.services import people
 from registry.services import tokens as token_service
 from tests.conftest import (
@@ -345,7 +345,7 @@ def _build(db: FreshDatabase, client: TestClient) -> World:
             if email is not None
         }
         spare = token_service.create_token(session, actor=None, email=AGR_STAFF)
-        spare_token, spare_id = spare.token, spare.row.id or 0
+        spare_token, spare_id = spare.token, spare.public.id
 
     def as_(persona: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {issued[persona]}"}
@@ -657,7 +657,9 @@ def app_routes() -> set[str]:
             if callable(nested):  # a router included by FastAPI >= 0.16x
                 walk(nested())
             elif isinstance(route, Mount):
-                if not isinstance(route.app, StaticFiles):  # static files are public
+                if route.path == "":  # an application mounted at the root (the console)
+                    walk(route.routes)
+                elif not isinstance(route.app, StaticFiles):  # static files are public
                     found.add(f"MOUNT {route.path}")
             else:
                 methods = set(route.methods or ())

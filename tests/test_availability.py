@@ -18,10 +18,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from registry import db
-from registry.api import routes
-from registry.api.app import create_app
 from registry.db import make_engine
 from registry.errors import DATABASE_UNAVAILABLE
+from registry.http.api.routes import accounts, verify
+from registry.http.app import create_app
+from registry.http.deps import raw_body
 from registry.services import tokens
 from tests.conftest import ON_POSTGRES, Api, FreshDatabase, assert_refused, sign_in
 from tests.factories import World
@@ -154,9 +155,9 @@ class TestFullPool:
 # Endpoints and dependencies that may run on the event loop, and why each cannot block it.
 ON_THE_LOOP = {
     # one indexed read on the loop's own connection (registry.db.make_loop_engine)
-    routes.verify_account,
+    verify.verify_account,
     # only reads the request body
-    routes.raw_body,
+    raw_body,
 }
 
 
@@ -166,6 +167,10 @@ def _calls(routes: Iterable[Any]) -> Iterator[Any]:
         nested = getattr(route, "effective_route_contexts", None)
         if callable(nested):  # a router included by FastAPI >= 0.16x
             yield from _calls(nested())
+            continue
+        mounted = getattr(route, "routes", None)
+        if mounted is not None:  # a mounted application (the console): its routes
+            yield from _calls(mounted)
             continue
         dependant = getattr(route, "dependant", None)
         if dependant is None:  # a plain Starlette route: its endpoint
@@ -193,7 +198,7 @@ class TestNothingBlocksTheLoop:
             if inspect.iscoroutinefunction(call) and call.__module__.startswith("registry")
         }  # FastAPI's own /docs and /openapi.json answer from memory
         assert coroutines <= ON_THE_LOOP, coroutines - ON_THE_LOOP
-        assert routes.verify_account in coroutines  # the check really looks
+        assert verify.verify_account in coroutines  # the check really looks
 
     def test_the_import_runs_on_a_worker_thread(self) -> None:
-        assert not inspect.iscoroutinefunction(routes.import_accounts)
+        assert not inspect.iscoroutinefunction(accounts.import_accounts)

@@ -21,8 +21,8 @@ from sqlalchemy import Engine, MetaData, inspect, select
 
 from registry import migrate
 from registry.db import make_engine
+from registry.jobs import backup as job
 from registry.services import access, audit, credentials, requests, tokens
-from registry.services import backup as service
 from tests.conftest import (
     Cli,
     FreshDatabase,
@@ -199,7 +199,7 @@ class TestRoundTrip:
         assert CANARY.encode() not in data
         sealed = before["credential"][0]["sealed"]
         assert sealed.encode() in data  # copied verbatim, still sealed
-        assert service.read_backup(path).digest == made["digest"]
+        assert job.read_backup(path).digest == made["digest"]
         # The backup is audited in the registry it copied (after the snapshot, so not in it).
         events = table_rows(source.db.engine)["audit_event"]
         assert events[:-1] == before["audit_event"]
@@ -305,7 +305,7 @@ class TestRoundTrip:
         try:
             assert started.wait(60)
             path = tmp_path / "busy.backup"
-            manifest = service.backup(engine=source.db.engine, path=path)
+            manifest = job.backup(engine=source.db.engine, path=path)
         finally:
             stop.set()
             writer.join()
@@ -508,7 +508,7 @@ class TestAsARealProcess:
             timeout=120,
         )
         assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["digest"] == service.read_backup(path).digest
+        assert json.loads(done.stdout)["digest"] == job.read_backup(path).digest
         assert path.stat().st_mode & 0o777 == 0o600
         again = subprocess.run(
             [str(command), "backup", str(path)],

@@ -134,8 +134,9 @@ def _(world: World, account: Account) -> None:
 
 
 def submit_request(world: World) -> AccountRequest:
-    """A new-account request by AGR's requester, waiting for its first approval."""
-    return requests.submit_new_account(
+    """A new-account request by AGR's requester, waiting for its first approval (the row,
+    which the tests age)."""
+    submitted = requests.submit_new_account(
         world.session,
         settings=world.settings,
         actor=world.actor("agr_requester"),
@@ -148,6 +149,9 @@ def submit_request(world: World) -> AccountRequest:
         login_email="agr.social@gov.mb.ca",
         holders=[],
     )
+    row = world.session.get(AccountRequest, submitted.id)
+    assert row is not None
+    return row
 
 
 class TestEachFinding:

@@ -11,7 +11,7 @@ from sqlmodel import func, select
 from registry.errors import InvalidTransition, RegistryError, RuleViolation
 from registry.models import Account, AccountRequest, Person
 from registry.services import access, accounts, handover, requests
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
 from tests.conftest import FreshDatabase, postgres_only
 from tests.factories import CAST, World
 
@@ -36,7 +36,7 @@ def revoke_in_own_transaction(
 ) -> None:
     settings = db.settings()
     with db.scope() as session:
-        actor = resolve_actor(session, settings, CAST["admin"][0])
+        actor = actor_by_email(session, settings, CAST["admin"][0])
         access.revoke(session, settings=settings, actor=actor, account_id=account_id, email=email)
         if started is not None:
             started.set()
@@ -74,7 +74,7 @@ class TestConcurrentRevokes:
         thread.join(10)
         assert errors == []
         with fresh_db.scope() as session:
-            actor = resolve_actor(session, fresh_db.settings(), CAST["admin"][0])
+            actor = actor_by_email(session, fresh_db.settings(), CAST["admin"][0])
             shown = accounts.show_account(session, actor=actor, account_id=account_id)
         assert shown.holders == [CAST["ced1"][0], CAST["agr_staff"][0]]
 
@@ -105,7 +105,7 @@ class TestConcurrentRevokes:
         assert outcomes.count("ok") == 1, outcomes
         assert sorted(outcomes) == ["RuleViolation", "RuleViolation", "ok"]
         with fresh_db.scope() as session:
-            actor = resolve_actor(session, fresh_db.settings(), CAST["admin"][0])
+            actor = actor_by_email(session, fresh_db.settings(), CAST["admin"][0])
             shown = accounts.show_account(session, actor=actor, account_id=account_id)
         assert len(shown.holders) == 2
         assert CAST["ced1"][0] in shown.holders or CAST["ced2"][0] in shown.holders
@@ -149,7 +149,7 @@ def approve_in_own_transaction(
 ) -> None:
     settings = db.settings()
     with db.scope() as session:
-        actor = resolve_actor(session, settings, CAST[who][0])
+        actor = actor_by_email(session, settings, CAST[who][0])
         requests.approve(session, settings=settings, actor=actor, request_id=request_id)
         if done is not None:
             done.set()
@@ -224,7 +224,7 @@ class TestHandoverAgainstRevoke:
     ) -> None:
         settings = db.settings()
         with db.scope() as session:
-            actor = resolve_actor(session, settings, CAST["admin"][0])
+            actor = actor_by_email(session, settings, CAST["admin"][0])
             handover.handover(
                 session,
                 settings=settings,
@@ -238,7 +238,7 @@ class TestHandoverAgainstRevoke:
 
     def _final_holders(self, db: FreshDatabase, account_id: int) -> list[str]:
         with db.scope() as session:
-            actor = resolve_actor(session, db.settings(), CAST["admin"][0])
+            actor = actor_by_email(session, db.settings(), CAST["admin"][0])
             return accounts.show_account(session, actor=actor, account_id=account_id).holders
 
     @postgres_only

@@ -25,8 +25,8 @@ HELP_ENV = {"COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1"}
 
 
 def openapi_document() -> str:
-    from registry.api.app import create_app
     from registry.config import Settings
+    from registry.http.app import create_app
 
     app = create_app(Settings(database_url="sqlite://", keyring="/nonexistent.keyring"))
     # In the order the application serves it (paths, fields), not sorted: a client or a

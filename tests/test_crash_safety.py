@@ -1,14 +1,16 @@
-"""Crash safety: a ``registry handover`` killed (SIGKILL) at any point leaves the database
-fully before; one that finished leaves it fully after; and the next run is never blocked.
+"""Crash safety: a handover killed (SIGKILL) at any point leaves the database fully before;
+one that finished leaves it fully after; and the next run is never blocked.
 
-The command runs as a real subprocess. ``REGISTRY_PAUSE_AT`` makes it stop at one of the
-handover's checkpoints (see ``registry.services.handover.checkpoint``) and say so in the
-file ``REGISTRY_PAUSE_FILE``; the test then kills it there, with its transaction open.
+The handover runs as a real subprocess, ``tests/crash_handover.py``: what ``registry
+handover`` does, with an ``on_step`` hook that stops at one of the handover's steps and says
+so in a flag file; the test then kills it there, with its transaction open. The run that
+completes afterwards is the ``registry handover`` command itself, as a real subprocess.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import signal
 import subprocess
@@ -26,14 +28,15 @@ from sqlmodel import Session
 from registry.keys import session_info
 from registry.models import PersonRole, Role
 from registry.services import access, audit, credentials, handover, requests, tokens
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
+from tests import crash_handover
 from tests.conftest import FreshDatabase, Rows, table_rows
 from tests.factories import CAST, World
 from vault import Secret
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN, LEAVER, SUCCESSOR = CAST["admin"][0], CAST["agr_staff"][0], CAST["agr_requester"][0]
-# Every checkpoint of a handover, in the order a run reaches them.
+# Every step of a handover (its ``on_step`` names), in the order a run reaches them.
 POINTS = [
     "handover.planned",  # checked and planned, nothing changed yet (locks held)
     "handover.grants_ended",  # the leaver's grants are ended
@@ -43,6 +46,7 @@ POINTS = [
     "handover.flushed",  # every statement has run; only COMMIT is left
 ]
 COMMAND = ("handover", LEAVER, "--to", SUCCESSOR, "--as", ADMIN)
+PAUSED_RUN = ("-m", "tests.crash_handover", LEAVER, SUCCESSOR, ADMIN)  # + step, flag file
 WAIT = 60.0  # seconds: a generous bound on any one subprocess, never a performance figure
 AFFECTED = {
     "person",
@@ -193,16 +197,19 @@ class Crash:
     running: list[subprocess.Popen[bytes]]
 
     def start(self, pause_at: str | None) -> tuple[subprocess.Popen[bytes], Path, Path]:
-        """``registry handover LEAVER --to SUCCESSOR --as ADMIN`` as a real process."""
+        """The handover of LEAVER to SUCCESSOR by ADMIN as a real process: paused at the step
+        ``pause_at`` (``tests/crash_handover.py``), or else ``registry handover``."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
         env.update(self.db.env())
         n = len(self.running)
         flag, err = self.tmp / f"paused-{n}", self.tmp / f"stderr-{n}"
         if pause_at is not None:
-            env.update(REGISTRY_PAUSE_AT=pause_at, REGISTRY_PAUSE_FILE=str(flag))
+            args = [*PAUSED_RUN, pause_at, str(flag)]
+        else:
+            args = ["-m", "cli.main", *COMMAND]
         with err.open("wb") as stderr:
             process = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", *COMMAND],
+                [sys.executable, *args],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -235,26 +242,21 @@ class Crash:
 
 
 @pytest.fixture
-def crash(
-    fresh_db: FreshDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Crash]:
+def crash(fresh_db: FreshDatabase, tmp_path: Path) -> Iterator[Crash]:
     build(fresh_db)
     before = table_rows(fresh_db.engine)
     assert set(before) >= AFFECTED
     # the reference: the same handover, run here to its end and then rolled back
     settings = fresh_db.settings()
     reached: list[str] = []
-    with (
-        monkeypatch.context() as patch,
-        Session(fresh_db.engine, info=session_info(settings)) as session,
-    ):
-        patch.setattr(handover, "checkpoint", reached.append)
+    with Session(fresh_db.engine, info=session_info(settings)) as session:
         handover.handover(
             session,
             settings=settings,
-            actor=resolve_actor(session, settings, ADMIN),
+            actor=actor_by_email(session, settings, ADMIN),
             departing=LEAVER,
             successor=SUCCESSOR,
+            on_step=reached.append,
         )
         after = table_rows(session)
         session.rollback()
@@ -271,7 +273,7 @@ def crash(
 
 class TestKilledHandover:
     @pytest.mark.parametrize("point", POINTS)
-    def test_killed_at_a_checkpoint_changes_nothing(self, crash: Crash, point: str) -> None:
+    def test_killed_at_a_step_changes_nothing(self, crash: Crash, point: str) -> None:
         crash.kill_at(point)
         assert table_rows(crash.db.engine) == crash.before
         chain_is_whole(crash.db)
@@ -313,18 +315,58 @@ class TestKilledHandover:
 
 
 class TestPauseHook:
-    def test_inert_unless_the_variable_names_the_point(
+    def test_inert_unless_it_is_the_step(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         slept: list[float] = []
-        monkeypatch.setattr(handover.time, "sleep", slept.append)
+        monkeypatch.setattr(crash_handover.time, "sleep", slept.append)
         flag = tmp_path / "paused"
-        monkeypatch.setenv("REGISTRY_PAUSE_FILE", str(flag))
-        monkeypatch.delenv("REGISTRY_PAUSE_AT", raising=False)
-        handover.checkpoint("handover.grants_ended")
-        monkeypatch.setenv("REGISTRY_PAUSE_AT", "handover.grants_added")
-        handover.checkpoint("handover.grants_ended")
+        hook = crash_handover.pause_at("handover.grants_added", flag)
+        hook("handover.grants_ended")
         assert slept == [] and not flag.exists()
-        monkeypatch.setenv("REGISTRY_PAUSE_AT", "handover.grants_ended")
-        handover.checkpoint("handover.grants_ended")
-        assert slept == [handover.PAUSE_SECONDS] and flag.read_text() == "handover.grants_ended\n"
+        hook = crash_handover.pause_at("handover.grants_ended", flag)
+        hook("handover.grants_ended")
+        assert slept == [crash_handover.PAUSE_SECONDS]
+        assert flag.read_text() == "handover.grants_ended\n"
+
+
+class TestNoHookInTheService:
+    def test_the_handover_reads_no_pause_variable(
+        self, fresh_db: FreshDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The crash-test hook lives in the test: whatever the environment says, a handover
+        without ``on_step`` runs straight through (as ``registry handover`` calls it)."""
+        source = inspect.getsource(handover)
+        assert "environ" not in source and "REGISTRY_PAUSE" not in source
+        build(fresh_db)
+        flag = tmp_path / "paused"
+        monkeypatch.setenv("REGISTRY_PAUSE_AT", "handover.planned")
+        monkeypatch.setenv("REGISTRY_PAUSE_FILE", str(flag))
+        settings = fresh_db.settings()
+        with fresh_db.scope() as session:
+            report = handover.handover(
+                session,
+                settings=settings,
+                actor=actor_by_email(session, settings, ADMIN),
+                departing=LEAVER,
+                successor=SUCCESSOR,
+            )
+        assert report.id is not None and not flag.exists()
+
+
+class TestDryRunSteps:
+    def test_a_dry_run_takes_no_step(self, fresh_db: FreshDatabase) -> None:
+        build(fresh_db)
+        settings = fresh_db.settings()
+        reached: list[str] = []
+        with fresh_db.scope() as session:
+            handover.handover(
+                session,
+                settings=settings,
+                actor=actor_by_email(session, settings, ADMIN),
+                departing=LEAVER,
+                successor=SUCCESSOR,
+                dry_run=True,
+                on_step=reached.append,
+            )
+        assert reached == []

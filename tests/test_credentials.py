@@ -20,7 +20,7 @@ from registry.errors import (
 from registry.keys import open_keyring
 from registry.models import AuditEvent, Credential, utcnow
 from registry.services import credentials
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
 from tests.conftest import FreshDatabase
 from tests.factories import CAST, World
 from vault import Keyring, Secret, totp_now
@@ -237,7 +237,7 @@ class TestRefusalsAreAudited:
             account_id = world.account().id or 0
         keyring = fresh_db.keyring()
         with pytest.raises(Forbidden), fresh_db.scope() as session:
-            actor = resolve_actor(session, settings, CAST["auditor"][0])
+            actor = actor_by_email(session, settings, CAST["auditor"][0])
             credentials.reveal(
                 session,
                 keyring=keyring,
@@ -289,12 +289,12 @@ class TestRotation:
 
         def step(fn, **kw):  # type: ignore[no-untyped-def]
             with fresh_db.scope() as session:
-                actor = resolve_actor(session, settings, admin)
+                actor = actor_by_email(session, settings, admin)
                 return fn(session, keyring=keyring, actor=actor, **kw)
 
         def read_all() -> list[str]:
             with fresh_db.scope() as session:
-                actor = resolve_actor(session, settings, admin)
+                actor = actor_by_email(session, settings, admin)
                 return [
                     credentials.reveal(
                         session,

@@ -16,7 +16,8 @@ import pytest
 import typer
 from sqlalchemy import inspect, text
 
-from cli import main as cli_main
+from cli.commands import vault as cli_vault
+from cli.main import app as cli_app
 from registry.errors import InvalidInput
 from registry.models import HandoverReport
 from registry.services import credentials, handover
@@ -146,7 +147,7 @@ class EndlessStdin:
 class TestSecretsThatAreNotText:
     def test_stdin_that_is_not_utf8_is_refused(self, account: int, cli: Cli) -> None:
         result = cli.runner.invoke(
-            cli_main.app,
+            cli_app,
             ["vault", "put", str(account), "--kind", "password", "--as", CED1],
             input=b"caf\xe9\n",
             env=cli.env,
@@ -160,7 +161,7 @@ class TestSecretsThatAreNotText:
     ) -> None:
         monkeypatch.setattr(sys, "stdin", EndlessStdin())  # as `< /dev/zero`
         with pytest.raises(typer.Exit):
-            cli_main._read_secret()
+            cli_vault._read_secret()
         assert "The secret is longer than 8192 characters" in capsys.readouterr().err
 
     def test_a_closed_stdin_is_refused(
@@ -168,7 +169,7 @@ class TestSecretsThatAreNotText:
     ) -> None:
         monkeypatch.setattr(sys, "stdin", None)
         with pytest.raises(typer.Exit):
-            cli_main._read_secret()
+            cli_vault._read_secret()
         assert "There is no standard input to read the secret from" in capsys.readouterr().err
 
     def test_a_lone_surrogate_over_http_is_refused_not_a_500(self, api: Api) -> None:

@@ -25,8 +25,8 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from sqlmodel import select
 from starlette.types import Receive, Scope, Send
 
-from registry.api.app import create_app
 from registry.config import Settings
+from registry.http.app import create_app
 from registry.models import Person
 from registry.services import tokens
 from tests.conftest import FreshDatabase, new_database

@@ -15,9 +15,9 @@ from registry.errors import (
     RuleViolation,
     Unauthenticated,
 )
-from registry.models import ApiToken, Credential, Handover
+from registry.models import AccountRequest, ApiToken, Credential, Handover
 from registry.services import accounts, credentials, handover, requests, tokens, websessions
-from registry.services.actors import actor_for, resolve_actor
+from registry.services.actors import actor_by_email, actor_for
 from tests.conftest import FreshDatabase, table_rows
 from tests.factories import CAST, World
 from vault import Keyring, Secret
@@ -130,8 +130,10 @@ class TestHandover:
         assert [(m.request_id, m.to) for m in report.requests_moved] == [
             (request.id, world.email("agr_requester"))
         ]
-        world.session.refresh(request)
-        assert request.requester_id == world.people["agr_requester"].id
+        row = world.session.get(AccountRequest, request.id)
+        assert row is not None
+        world.session.refresh(row)
+        assert row.requester_id == world.people["agr_requester"].id
         live = world.session.exec(
             select(ApiToken).where(ApiToken.person_id == world.people["agr_approver"].id)
         ).all()
@@ -226,7 +228,7 @@ class TestHandover:
         assert table_rows(world.session) == before
 
     def test_a_failure_after_half_the_grants_rolls_everything_back(
-        self, fresh_db: FreshDatabase, monkeypatch: pytest.MonkeyPatch
+        self, fresh_db: FreshDatabase
     ) -> None:
         """The leaver's grants are ended, then the process fails before successors get theirs:
         the edge rolls the whole transaction back."""
@@ -244,15 +246,15 @@ class TestHandover:
             if name == "handover.grants_ended":
                 raise RuntimeError("power cut")
 
-        monkeypatch.setattr(handover, "checkpoint", boom)
         with pytest.raises(RuntimeError), fresh_db.scope() as session:
-            actor = resolve_actor(session, settings, CAST["admin"][0])
+            actor = actor_by_email(session, settings, CAST["admin"][0])
             handover.handover(
                 session,
                 settings=settings,
                 actor=actor,
                 departing=CAST["agr_staff"][0],
                 successor=CAST["agr_requester"][0],
+                on_step=boom,
             )
         assert reached == ["handover.planned", "handover.grants_ended"]
         with Session(fresh_db.engine) as session:

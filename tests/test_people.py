@@ -6,9 +6,9 @@ import pytest
 from sqlmodel import select
 
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from registry.models import AuditEvent, Person, PersonStatus, Role
+from registry.models import AuditEvent, PersonPublic, PersonStatus, Role
 from registry.services import departments, people
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
 from tests.factories import World
 
 
@@ -36,7 +36,7 @@ class TestDepartments:
 
 
 class TestAddPerson:
-    def add(self, world: World, **kw: object) -> Person:
+    def add(self, world: World, **kw: object) -> PersonPublic:
         args: dict[str, object] = {
             "email": "new.person@gov.mb.ca",
             "name": "New Person",
@@ -52,10 +52,13 @@ class TestAddPerson:
         )
 
     def test_admin_adds_a_person_with_roles_and_an_audit_event(self, world: World) -> None:
-        person = self.add(world, roles=["dept_approver", "requester"])
-        [public] = people.to_public(world.session, [person])
+        public = self.add(world, roles=["dept_approver", "requester"])
         assert public.roles == ["dept_approver", "requester"]
         assert public.department == "AGR"
+        # the answer is what reading the person back shows
+        assert public == people.show_person(
+            world.session, actor=world.actor("admin"), email="new.person@gov.mb.ca"
+        )
         event = world.session.exec(
             select(AuditEvent)
             .where(AuditEvent.action == "person.created")
@@ -114,18 +117,18 @@ class TestSeeingPeople:
 class TestActor:
     def test_missing_unknown_and_left_actors_are_refused(self, world: World) -> None:
         with pytest.raises(Unauthenticated, match="--as EMAIL"):
-            resolve_actor(world.session, world.settings, None)
+            actor_by_email(world.session, world.settings, None)
         with pytest.raises(Unauthenticated, match="No person"):
-            resolve_actor(world.session, world.settings, "ghost@gov.mb.ca")
+            actor_by_email(world.session, world.settings, "ghost@gov.mb.ca")
         with pytest.raises(Unauthenticated, match="No person"):
-            resolve_actor(world.session, world.settings, "not an address")
+            actor_by_email(world.session, world.settings, "not an address")
         leaver = world.people["agr_staff"]
         leaver.status = PersonStatus.left.value
         world.session.add(leaver)
         world.session.flush()
         with pytest.raises(Unauthenticated, match="has left government"):
-            resolve_actor(world.session, world.settings, leaver.email)
+            actor_by_email(world.session, world.settings, leaver.email)
 
     def test_actor_email_is_case_insensitive(self, world: World) -> None:
-        actor = resolve_actor(world.session, world.settings, "ADMIN@gov.mb.ca")
+        actor = actor_by_email(world.session, world.settings, "ADMIN@gov.mb.ca")
         assert actor.email == "admin@gov.mb.ca" and actor.is_ced_staff

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from registry.api.app import create_app
-from registry.api.security import DOCS_CSP, STRICT_CSP, too_large_message
+from registry.http.app import create_app
+from registry.http.security import DOCS_CSP, STRICT_CSP, too_large_message
 from registry.models import AccountRequest, ApiToken, AuditEvent, Person, WebSession, utcnow
 from registry.services import tokens
 from tests.conftest import Api, csrf_of, sign_in

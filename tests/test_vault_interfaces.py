@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
-from registry.api.app import create_app
 from registry.config import Settings
+from registry.http.app import create_app
 from registry.models import AuditEvent
 from tests.conftest import ON_POSTGRES, Api, Cli, FreshDatabase, assert_cli_refused
 from tests.factories import CAST, World

@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from registry.services import requests
-from registry.services.actors import resolve_actor
+from registry.services.actors import actor_by_email
 from tests.conftest import FreshDatabase
 from tests.factories import CAST, World
 
@@ -66,7 +66,7 @@ def _server(db: FreshDatabase, directory: Path) -> Iterator[tuple[subprocess.Pop
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "registry.api.app:create_app",
+                "registry.http.app:create_app",
                 "--factory",
                 "--workers",
                 str(WORKERS),
@@ -203,7 +203,7 @@ def test_no_worker_says_official_once_the_decommission_commits(
         with fresh_db.scope() as session:
             request = requests.submit_decommission(
                 session,
-                actor=resolve_actor(session, settings, CAST["agr_requester"][0]),
+                actor=actor_by_email(session, settings, CAST["agr_requester"][0]),
                 account_id=account_id,
                 reason="Program ended",
             )
@@ -211,7 +211,7 @@ def test_no_worker_says_official_once_the_decommission_commits(
                 requests.approve(
                     session,
                     settings=settings,
-                    actor=resolve_actor(session, settings, CAST[approver][0]),
+                    actor=actor_by_email(session, settings, CAST[approver][0]),
                     request_id=request.id or 0,
                 )
         # committed: from here on, no worker may say official

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from registry import permissions
 from registry.config import Settings
 from registry.errors import Conflict, Forbidden, InvalidTransition, NotFound, RuleViolation
 from registry.models import (
@@ -13,7 +14,6 @@ from registry.models import (
     Account,
     AccountStatus,
     Person,
-    Role,
     utcnow,
 )
 from registry.rules import holder_shortfalls
@@ -72,13 +72,15 @@ def check_holders(
 
 def grant(
     session: Session, *, settings: Settings, actor: Actor, account_id: int, email: str
-) -> AccessGrant:
-    actor.require(Role.ced, Role.admin, to="grant access to accounts")
+) -> AccessGrantPublic:
+    """Give ``email`` access to the account (CED or administrators; never to oneself)."""
+    if not permissions.can_manage_access(actor):
+        raise permissions.refusal(actor, permissions.ACCESS_MANAGERS, to="grant access to accounts")
     account = lock_account(session, account_id)
     if account.status == AccountStatus.decommissioned:
         raise InvalidTransition(f"{label(account).capitalize()} is decommissioned.")
     [person] = resolve_holders(session, settings=settings, emails=[email])
-    if person.id == actor.id:
+    if not permissions.can_grant_to(actor, person.id):
         # Holding an account lets one reveal its credentials: two people decide who holds it.
         raise Forbidden(
             f"{actor.email} may not grant access to themselves; ask another CED person."
@@ -96,13 +98,17 @@ def grant(
         entity_id=account_id,
         details={"holder": person.email, "grant_id": row.id},
     )
-    return row
+    return _public(session, row)
 
 
 def revoke(
     session: Session, *, settings: Settings, actor: Actor, account_id: int, email: str
-) -> AccessGrant:
-    actor.require(Role.ced, Role.admin, to="revoke access to accounts")
+) -> AccessGrantPublic:
+    """End ``email``'s access to the account, refused if rule 3 would then break."""
+    if not permissions.can_manage_access(actor):
+        raise permissions.refusal(
+            actor, permissions.ACCESS_MANAGERS, to="revoke access to accounts"
+        )
     account = lock_account(session, account_id)
     person = find_person(session, email)
     row = session.exec(
@@ -134,10 +140,11 @@ def revoke(
         entity_id=account_id,
         details={"holder": person.email, "grant_id": row.id},
     )
-    return row
+    return _public(session, row)
 
 
-def grant_to_public(session: Session, row: AccessGrant) -> AccessGrantPublic:
+def _public(session: Session, row: AccessGrant) -> AccessGrantPublic:
+    """The grant as callers see it, its people named by e-mail (one query)."""
     ids = {i for i in (row.person_id, row.granted_by_id, row.revoked_by_id) if i is not None}
     emails = {p.id: p.email for p in session.exec(select(Person).where(col(Person.id).in_(ids)))}
     return AccessGrantPublic(

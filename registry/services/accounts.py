@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, or_
 from sqlmodel import Session, col, select
 
+from registry import permissions, rules
 from registry.config import Settings
 from registry.errors import Conflict, InvalidInput, NotFound, RegistryError, RuleViolation
 from registry.models import (
@@ -21,8 +21,6 @@ from registry.models import (
     AccountStatus,
     Department,
     Person,
-    PersonStatus,
-    Role,
     utcnow,
 )
 from registry.platforms import (
@@ -34,7 +32,7 @@ from registry.platforms import (
 )
 from registry.rules import Holder, check_category, check_government_email, holder_shortfalls
 from registry.services import audit, departments
-from registry.services.actors import Actor, may_see_person
+from registry.services.actors import Actor
 from registry.validation import clean_text, clean_url, parse_choice
 
 
@@ -143,7 +141,7 @@ def holder_facts(people: Iterable[Person], *, ced_id: int | None) -> list[Holder
     return [
         Holder(
             email=p.email,
-            active=p.status == PersonStatus.active,
+            active=rules.may_hold(p.status),
             is_ced=ced_id is not None and p.department_id == ced_id,
         )
         for p in people
@@ -157,7 +155,7 @@ def eligible_holder(
     government address (rule 2). Every path that names holders checks through here."""
     if person is None:
         raise NotFound(f"{what} {address} is not a registered person.")
-    if person.status != PersonStatus.active:
+    if not rules.may_hold(person.status):
         raise RuleViolation(f"{what} {person.email} has left government and cannot hold accounts.")
     check_government_email(person.email, settings.approved_domains, what=what)
     return person
@@ -182,7 +180,7 @@ def resolve_holders(
     Every address must be on an approved government domain (rule 2). The people are looked up
     together (one query per 500 addresses), or in ``known`` (everyone, by e-mail) when the
     caller has loaded them already; unknown addresses are refused all in one sentence. Looked
-    up on behalf of ``seen_by``, a person that actor may not see (``may_see_person``, as
+    up on behalf of ``seen_by``, a person that actor may not see (``can_see_person``, as
     ``GET /people/{email}``) is refused exactly as an address nobody has, both named as not
     registered in the actor's department (unless the actor sees every department).
     """
@@ -202,8 +200,12 @@ def resolve_holders(
             )
         }
     unknown = [a for a in addresses if a not in known]
-    if seen_by is not None and not seen_by.sees_all:
-        unseen = [a for a in addresses if a not in known or not may_see_person(seen_by, known[a])]
+    if seen_by is not None and not permissions.can_see_all(seen_by):
+        unseen = [
+            a
+            for a in addresses
+            if a not in known or not permissions.can_see_person(seen_by, known[a])
+        ]
         _refuse_unknown(unseen, what=what, scope=f" in {seen_by.department_code}")
     _refuse_unknown(unknown, what=what)
     return [eligible_holder(known.get(a), a, settings=settings, what=what) for a in addresses]
@@ -252,7 +254,7 @@ def insert_active_accounts(
     handles is the last guard against a race.
     """
     now = utcnow()
-    next_review = (now + dt.timedelta(days=settings.review_interval_days)).date()
+    next_review = rules.next_review_on(now, interval_days=settings.review_interval_days)
     rows: list[dict[str, Any]] = [
         {
             "platform": d.platform,
@@ -353,8 +355,9 @@ def to_public(session: Session, accounts: Sequence[Account]) -> list[AccountPubl
 
 
 def _visible(actor: Actor) -> Any:
-    """A WHERE clause limiting accounts to those the actor may see (None: all)."""
-    if actor.sees_all:
+    """A WHERE clause limiting accounts to those the actor may see (None: all): the SQL of
+    ``permissions.can_see_account``."""
+    if permissions.can_see_all(actor):
         return None
     held = select(AccessGrant.account_id).where(
         AccessGrant.person_id == actor.id, col(AccessGrant.revoked_at).is_(None)
@@ -364,8 +367,8 @@ def _visible(actor: Actor) -> Any:
 
 def ensure_visible(session: Session, *, actor: Actor, account: Account) -> None:
     """NotFound unless the actor may see this already loaded account."""
-    if actor.sees_all or account.department_id == actor.department_id:
-        return
+    if permissions.can_see_department(actor, account.department_id):
+        return  # seen whoever holds it: no need to ask
     held = session.exec(
         select(AccessGrant.id).where(
             AccessGrant.account_id == account.id,
@@ -373,7 +376,7 @@ def ensure_visible(session: Session, *, actor: Actor, account: Account) -> None:
             col(AccessGrant.revoked_at).is_(None),
         )
     ).first()
-    if held is None:
+    if not permissions.can_see_account(actor, account, holds=held is not None):
         raise NotFound(f"No account with id {account.id}.")
 
 
@@ -465,7 +468,8 @@ def import_accounts(
     """
     # CED's migration of the accounts that exist already: the one path to an active account
     # without two approvals, so only CED may take it (docs/adr/0002-workflow.md says why).
-    actor.require(Role.ced, to="import accounts")
+    if not permissions.can_import(actor):
+        raise permissions.refusal(actor, permissions.IMPORTERS, to="import accounts")
     rows = _read_csv(data)
     total = len(rows)
     departments_by_code = all_departments(session)
@@ -586,9 +590,11 @@ def _read_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
 
 def review(
     session: Session, *, settings: Settings, actor: Actor, account_id: int, note: str = ""
-) -> Account:
-    """Record CED's periodic review (rule 7) and set the next due date."""
-    actor.require(Role.ced, to="record account reviews")
+) -> AccountPublic:
+    """Record CED's periodic review (rule 7), set the next due date and return the account
+    as the reviewer sees it."""
+    if not permissions.can_review(actor):
+        raise permissions.refusal(actor, permissions.REVIEWERS, to="record account reviews")
     text = clean_text(note, field="Note", max_length=2000, required=False)
     account = get_visible_account(session, actor=actor, account_id=account_id)
     if account.status == AccountStatus.decommissioned:
@@ -596,7 +602,7 @@ def review(
     now = utcnow()
     account.last_reviewed_at = now
     account.last_reviewed_by_id = actor.id
-    account.next_review_on = (now + dt.timedelta(days=settings.review_interval_days)).date()
+    account.next_review_on = rules.next_review_on(now, interval_days=settings.review_interval_days)
     session.add(account)
     session.flush()
     audit.record(
@@ -607,4 +613,4 @@ def review(
         entity_id=account_id,
         details={"note": text, "next_review_on": account.next_review_on.isoformat()},
     )
-    return account
+    return to_public(session, [account])[0]

@@ -1,9 +1,19 @@
-"""Who is acting, what they may see, and the role checks every service uses."""
+"""Who is acting: loading a person, and the Actor every permission question is asked about.
+
+Loading a person, by what the caller has:
+
+- :func:`find_person` (an e-mail) -> the ``Person`` row, or NotFound;
+- :func:`actor_for` (a loaded ``Person``), :func:`actor_by_id` (a person id: a token's or a
+  console session's owner), :func:`actor_by_email` (an e-mail: ``--as``) -> an :class:`Actor`,
+  refusing anyone who has left (Unauthenticated).
+
+``Actor`` itself is defined in ``registry.permissions``, below the services, which asks what
+an actor may do; the services and the edges name it from here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -11,45 +21,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.config import Settings
-from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from registry.errors import InvalidInput, NotFound, Unauthenticated
 from registry.models import Department, Person, PersonRole, PersonStatus, Role
+from registry.permissions import Actor as Actor  # defined below the services; named from here
 from registry.rules import parse_email
-
-# Roles whose holders may see every department's accounts and people.
-SEE_ALL_ROLES = frozenset({Role.ced, Role.admin, Role.auditor})
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A person acting now, with the facts every permission check needs (plain values, so
-    an actor stays usable after its transaction is rolled back)."""
-
-    id: int
-    email: str
-    roles: frozenset[Role]
-    department_id: int
-    department_code: str
-    is_ced_staff: bool
-
-    def has(self, *roles: Role) -> bool:
-        return any(role in self.roles for role in roles)
-
-    @property
-    def sees_all(self) -> bool:
-        return self.is_ced_staff or self.has(*SEE_ALL_ROLES)
-
-    def require(self, *roles: Role, to: str) -> None:
-        """Refuse unless the actor holds one of ``roles``; ``to`` completes 'may not ...'."""
-        if not self.has(*roles):
-            needed = " or ".join(role.value for role in roles)
-            raise Forbidden(f"{self.email} may not {to}; that needs the {needed} role.")
-
-
-def may_see_person(actor: Actor, person: Person) -> bool:
-    """Whether ``actor`` may know that ``person`` is registered (and whether they left): CED,
-    administrators and auditors see everyone, anyone else their own department. ``GET
-    /people/{email}`` and every lookup of people by e-mail on an actor's behalf answer by it."""
-    return actor.sees_all or person.department_id == actor.department_id
 
 
 def normalize_email(raw: str) -> str:
@@ -119,7 +94,8 @@ def _load_actor(
 
 
 def actor_by_id(session: Session, settings: Settings, person_id: int) -> Actor:
-    """The Actor for a person id (a token's or a web session's owner), refusing leavers."""
+    """The Actor for a person id (a token's or a console session's owner), refusing leavers.
+    The refusals speak of a token: the callers say the same whatever went wrong."""
     actor = _load_actor(session, settings, _ACTOR_BY_ID, {"person_id": person_id})
     if actor is None:
         raise Unauthenticated("The API token is missing, unknown, expired or revoked.")
@@ -134,8 +110,8 @@ def actor_for(session: Session, settings: Settings, person: Person) -> Actor:
     return actor
 
 
-def resolve_actor(session: Session, settings: Settings, email: str | None) -> Actor:
-    """The person an e-mail names, refused when missing, unknown or gone."""
+def actor_by_email(session: Session, settings: Settings, email: str | None) -> Actor:
+    """The Actor an e-mail names (any case), refused when missing, unknown or gone."""
     if not email or not email.strip():
         raise Unauthenticated(
             "Say who is acting: pass --as EMAIL or set REGISTRY_ACTOR to a registered person."

@@ -27,15 +27,12 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlmodel import Session
 
+from registry import permissions
 from registry.errors import InvalidInput
 from registry.keys import AUDIT_KEY
-from registry.models import AuditEvent, AuditEventPublic, AuditHead, Role, utcnow
+from registry.models import AuditEvent, AuditEventPublic, AuditHead, utcnow
 from registry.services.actors import Actor
 from vault import Keyring
-
-# Who may read and verify the audit log, and who may seal it.
-READERS = (Role.admin, Role.ced, Role.auditor)
-SEALERS = (Role.admin, Role.ced)
 
 # Core statements on the tables: much cheaper than ORM units of work on hot paths.
 EVENTS = AuditEvent.metadata.tables["audit_event"]
@@ -215,7 +212,8 @@ def _seal(session: Session, key: bytes, *, after: int, prev: str, now: dt.dateti
 
 def seal(session: Session, *, keyring: Keyring, actor: Actor) -> int:
     """Seal events written while the keyring was unavailable; how many were sealed."""
-    actor.require(*SEALERS, to="seal the audit log")
+    if not permissions.can_seal_audit(actor):
+        raise permissions.refusal(actor, permissions.SEALERS, to="seal the audit log")
     return _seal_pending(session, keyring.audit_key)
 
 
@@ -333,7 +331,8 @@ def verify_log(
     session: Session, *, keyring: Keyring, actor: Actor, checkpoint: bytes | None = None
 ) -> Verdict:
     """``verify`` for a person: the chain, and the signed checkpoint file's contents if given."""
-    actor.require(*READERS, to="verify the audit log")
+    if not permissions.can_read_audit(actor):
+        raise permissions.refusal(actor, permissions.READERS, to="verify the audit log")
     mark = read_checkpoint(checkpoint, keyring=keyring) if checkpoint is not None else None
     return verify(session, key=keyring.audit_key, checkpoint=mark)
 
@@ -343,7 +342,8 @@ def verify_log(
 
 def make_checkpoint(session: Session, *, keyring: Keyring, actor: Actor) -> dict[str, Any]:
     """The head of the chain (sequence, hash, time), signed with the keyring's Ed25519 key."""
-    actor.require(*READERS, to="write audit checkpoints")
+    if not permissions.can_read_audit(actor):
+        raise permissions.refusal(actor, permissions.READERS, to="write audit checkpoints")
     _seal_pending(session, keyring.audit_key)
     head = session.execute(select(HEAD).where(HEAD.c.id == 1)).one()
     body = {"seq": head.last_seq, "hash": head.last_hash, "at": utcnow().isoformat()}
@@ -399,7 +399,8 @@ def list_events(
     limit: int | None = 100,
 ) -> list[AuditEventPublic]:
     """Events in order, filtered; ``after_seq`` and ``limit`` page through them."""
-    actor.require(*READERS, to="read the audit log")
+    if not permissions.can_read_audit(actor):
+        raise permissions.refusal(actor, permissions.READERS, to="read the audit log")
     query = select(EVENTS).where(EVENTS.c.seq > after_seq).order_by(EVENTS.c.seq)
     if account_id is not None:
         query = query.where(

@@ -2,7 +2,8 @@
 
 One row per account and finding, each with its rule, a severity and a sentence a CED officer
 can act on; requests waiting too long, by who must act; totals per department. Each kind of
-finding is one aggregate query over the whole registry (no Python loop over accounts).
+finding is one aggregate query over the whole registry (no Python loop over accounts), the SQL
+form of a rule of ``registry.rules``, built from that rule's constants.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, literal, not_, or_, select
 from sqlalchemy.sql import ColumnElement
-from sqlmodel import Field, Session, SQLModel, col
+from sqlmodel import Session, col
 
+from registry import permissions, rules
 from registry.config import Settings
 from registry.csvsafe import csv_text
 from registry.errors import Forbidden
@@ -30,40 +32,16 @@ from registry.models import (
     PersonRole,
     PersonStatus,
     RequestState,
-    Role,
     utcnow,
 )
+from registry.rules import MIN_CED_HOLDERS, MIN_HOLDERS, Stage
+from registry.schemas.compliance import ComplianceReport as ComplianceReport
+from registry.schemas.compliance import DepartmentTotals as DepartmentTotals
+from registry.schemas.compliance import Finding as Finding
 from registry.services import accounts, departments
 from registry.services.actors import Actor
 
 HIGH, MEDIUM = "high", "medium"
-
-
-class Finding(SQLModel):
-    department: str
-    account_id: int | None = None
-    request_id: int | None = None
-    platform: str | None = None
-    handle: str | None = None
-    rule: int
-    severity: str
-    code: str
-    message: str
-
-
-class DepartmentTotals(SQLModel):
-    department: str
-    active_accounts: int
-    findings: int
-    high: int
-    medium: int
-
-
-class ComplianceReport(SQLModel):
-    generated_at: dt.datetime
-    department: str | None
-    findings: list[Finding] = Field(default_factory=list)
-    totals: list[DepartmentTotals] = Field(default_factory=list)
 
 
 def report(
@@ -86,12 +64,12 @@ def report(
         accounts.get_visible_account(session, actor=actor, account_id=account_id)
     if department:
         dept_id: int | None = departments.get_by_code(session, department).id
-        if not actor.sees_all and dept_id != actor.department_id:
+        if not permissions.can_see_department(actor, dept_id):
             raise Forbidden(
                 f"{actor.email} may only see the compliance of their own department "
                 f"({actor.department_code})."
             )
-    elif actor.sees_all or account_id is not None:
+    elif permissions.can_see_all(actor) or account_id is not None:
         dept_id = None
     else:
         dept_id = actor.department_id
@@ -162,13 +140,13 @@ class _Scope:
             message=message,
         )
 
-    # rule 2
+    # rule 2: rules.approved_endings, as LIKE patterns
     def bad_login_domains(self) -> list[Finding]:
         email = func.lower(col(Account.login_email))
         approved = or_(
             *(
-                or_(email.like(f"%@{domain}"), email.like(f"%.{domain}"))
-                for domain in self.settings.approved_domains
+                email.like(f"%{ending}")
+                for ending in rules.approved_endings(self.settings.approved_domains)
             )
         )
         query = self._accounts(not_(approved)).add_columns(col(Account.login_email))
@@ -214,11 +192,17 @@ class _Scope:
             .group_by(
                 col(Account.id), col(Account.platform), col(Account.handle), col(Department.code)
             )
-            .having(or_(active_holders < 2, ced_holders == 0, left_holders > 0))
+            .having(
+                or_(
+                    active_holders < MIN_HOLDERS,
+                    ced_holders < MIN_CED_HOLDERS,
+                    left_holders > 0,  # rule 6: a leaver holds nothing
+                )
+            )
         )
         found: list[Finding] = []
         for row in self.session.execute(query):
-            if row.active_holders < 2:
+            if row.active_holders < MIN_HOLDERS:
                 found.append(
                     self._finding(
                         row,
@@ -229,7 +213,7 @@ class _Scope:
                         f"(registry access grant {row.id} EMAIL).",
                     )
                 )
-            if row.ced_holders == 0:
+            if row.ced_holders < MIN_CED_HOLDERS:
                 found.append(
                     self._finding(
                         row,
@@ -266,12 +250,15 @@ class _Scope:
             .subquery()
         )
 
-    # rule 5
+    # rule 5: rules.lacks_credentials
     def missing_credentials(self) -> list[Finding]:
         latest = self._latest()
         query = self._accounts(
             ~select(literal(1))
-            .where(latest.c.account_id == Account.id, latest.c.kind == "password")
+            .where(
+                latest.c.account_id == Account.id,
+                latest.c.kind == rules.REQUIRED_CREDENTIAL.value,
+            )
             .exists()
         )
         return [
@@ -286,6 +273,7 @@ class _Scope:
             for row in self.session.execute(query)
         ]
 
+    # rule 6 (marked by a handover) and rule 5 (rules.credential_is_old)
     def rotation_due(self) -> list[Finding]:
         latest = self._latest()
         too_old = self.now - dt.timedelta(days=self.settings.rotation_age_days)
@@ -337,7 +325,7 @@ class _Scope:
                 )
         return found
 
-    # rule 7
+    # rule 7: rules.review_overdue
     def overdue_reviews(self) -> list[Finding]:
         today = self.now.date()
         query = self._accounts(
@@ -438,18 +426,21 @@ class _Scope:
         return found
 
     def _approvers(self) -> dict[tuple[str, int | None], list[str]]:
+        """Who decides each stage (``permissions.STAGE_DECIDERS``): per department, and CED."""
+        department = permissions.STAGE_DECIDERS[Stage.department]
+        ced = permissions.STAGE_DECIDERS[Stage.ced]
         rows = self.session.execute(
             select(col(PersonRole.role), col(Person.department_id), col(Person.email))
             .join(Person, col(Person.id) == PersonRole.person_id)
             .where(
                 col(Person.status) == PersonStatus.active.value,
-                col(PersonRole.role).in_([Role.dept_approver.value, Role.ced.value]),
+                col(PersonRole.role).in_([department.value, ced.value]),
             )
             .order_by(col(Person.email))
         )
         found: dict[tuple[str, int | None], list[str]] = {}
         for role, department_id, email in rows:
-            key = ("dept", department_id) if role == Role.dept_approver.value else ("ced", None)
+            key = ("dept", department_id) if role == department.value else ("ced", None)
             found.setdefault(key, []).append(email)
         return found
 

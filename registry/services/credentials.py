@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
+from registry import permissions
 from registry.config import Settings
 from registry.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, RegistryError
 from registry.models import (
@@ -31,7 +32,6 @@ from registry.models import (
     CredentialStatus,
     Person,
     RevealedCredential,
-    Role,
     utcnow,
 )
 from registry.services import access, accounts, audit
@@ -60,15 +60,18 @@ def context(account_id: int, kind: str, version: int) -> dict[str, str | int]:
 
 
 # ------------------------------------------------------------------------------ who may
-
-
-def is_custodian(actor: Actor) -> bool:
-    """CED staff who hold every account's credentials (the ``ced`` role)."""
-    return actor.has(Role.ced)
+# ``registry.permissions`` answers (can_store_credentials, can_reveal, can_get_totp); this
+# says whether the actor holds the account, which those answers depend on.
 
 
 def holds(session: Session, actor: Actor, account_id: int) -> bool:
     return any(p.id == actor.id for p in access.active_holders(session, account_id))
+
+
+def _holder(session: Session, actor: Actor, account_id: int) -> bool:
+    """:func:`holds`, asked only of non-custodians: every answer of ``registry.permissions``
+    here allows custodians whatever they hold, so CED's puts and reveals skip the query."""
+    return not permissions.can_hold_credentials(actor) and holds(session, actor, account_id)
 
 
 def _refuse(
@@ -113,7 +116,7 @@ def put(
     chosen = parse_choice(CredentialKind, kind, what="credential kind")
     account = access.lock_account(session, account_id)  # versions are numbered one at a time
     accounts.ensure_visible(session, actor=actor, account=account)
-    if not (is_custodian(actor) or holds(session, actor, account_id)):
+    if not permissions.can_store_credentials(actor, holds=_holder(session, actor, account_id)):
         raise Forbidden(
             f"{actor.email} may not store credentials of {accounts.label(account)}; "
             "that needs CED (the ced role) or a holder of the account."
@@ -266,29 +269,24 @@ def reveal(
             action=action,
             why="A reason is required to reveal a credential.",
         )
-    if chosen == CredentialKind.totp_seed and not is_custodian(actor):
-        raise _refuse(
-            actor,
-            account_id=account_id,
-            kind=chosen.value,
-            action=action,
-            reason=why,
-            why=(
+    if not permissions.can_reveal(actor, chosen, holds=_holder(session, actor, account_id)):
+        if chosen == CredentialKind.totp_seed:
+            refused = (
                 f"{actor.email} may not reveal the TOTP seed of {accounts.label(account)}; "
                 "only CED may (holders get codes with `vault totp`)."
-            ),
-        )
-    if not (is_custodian(actor) or holds(session, actor, account_id)):
+            )
+        else:
+            refused = (
+                f"{actor.email} may not reveal credentials of {accounts.label(account)}; "
+                "only its holders and CED may."
+            )
         raise _refuse(
             actor,
             account_id=account_id,
             kind=chosen.value,
             action=action,
             reason=why,
-            why=(
-                f"{actor.email} may not reveal credentials of {accounts.label(account)}; "
-                "only its holders and CED may."
-            ),
+            why=refused,
         )
     row, set_by = _find(session, account_id=account_id, kind=chosen.value, version=version)
     # The audit event is written (flushed) before decrypting, in the same transaction.
@@ -350,7 +348,7 @@ class VaultIntegrity(RegistryError):
 def totp(session: Session, *, keyring: Keyring, actor: Actor, account_id: int) -> TotpCode:
     """The current TOTP code for holders and CED, without showing the seed."""
     account = accounts.get_visible_account(session, actor=actor, account_id=account_id)
-    if not (is_custodian(actor) or holds(session, actor, account_id)):
+    if not permissions.can_get_totp(actor, holds=_holder(session, actor, account_id)):
         raise _refuse(
             actor,
             account_id=account_id,
@@ -439,7 +437,10 @@ def begin_rotation(session: Session, *, keyring: Keyring, actor: Actor) -> tuple
     Returns ``(current key id, values to rewrap)``. Resuming: when values still wait under an
     older key, no new key is added and the rewrap simply continues.
     """
-    actor.require(Role.admin, to="rotate the vault's master key")
+    if not permissions.can_rotate_keys(actor):
+        raise permissions.refusal(
+            actor, permissions.ADMINISTRATORS, to="rotate the vault's master key"
+        )
     pending = stale_count(session, keyring)
     if pending == 0:
         info = keyring.add_key()
@@ -461,7 +462,10 @@ def rewrap_batch(session: Session, *, keyring: Keyring, actor: Actor, limit: int
     Each batch is its own transaction at the edge, so a crash loses at most one batch of work
     and leaves every value readable: rewrapped and not-yet-rewrapped values both decrypt.
     """
-    actor.require(Role.admin, to="rotate the vault's master key")
+    if not permissions.can_rotate_keys(actor):
+        raise permissions.refusal(
+            actor, permissions.ADMINISTRATORS, to="rotate the vault's master key"
+        )
     rows = session.exec(
         select(Credential)
         .where(
@@ -482,7 +486,10 @@ def rewrap_batch(session: Session, *, keyring: Keyring, actor: Actor, limit: int
 
 def finish_rotation(session: Session, *, keyring: Keyring, actor: Actor) -> list[str]:
     """Retire every old master key that no stored value uses any more."""
-    actor.require(Role.admin, to="rotate the vault's master key")
+    if not permissions.can_rotate_keys(actor):
+        raise permissions.refusal(
+            actor, permissions.ADMINISTRATORS, to="rotate the vault's master key"
+        )
     if stale_count(session, keyring):
         raise InvalidTransition("Some credentials still use an old key; run rotate-key again.")
     in_use = set(
@@ -522,7 +529,8 @@ def purge(
     session: Session, *, settings: Settings, actor: Actor, now: dt.datetime | None = None
 ) -> list[Purged]:
     """Shred the credentials of accounts decommissioned longer than the retention period."""
-    actor.require(Role.admin, Role.ced, to="purge credentials")
+    if not permissions.can_purge_credentials(actor):
+        raise permissions.refusal(actor, permissions.PURGERS, to="purge credentials")
     now = now or utcnow()
     cutoff = now - dt.timedelta(days=settings.credential_retention_days)
     rows = session.exec(

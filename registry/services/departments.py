@@ -4,8 +4,9 @@ import re
 
 from sqlmodel import Session, select
 
+from registry import permissions
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.models import Department, Role
+from registry.models import Department
 from registry.services import audit
 from registry.services.actors import Actor
 from registry.validation import clean_text
@@ -33,8 +34,8 @@ def get_by_code(session: Session, code: str) -> Department:
 
 def add_department(session: Session, *, actor: Actor | None, code: str, name: str) -> Department:
     """Create a department (administrators only; ``actor`` None only during ``init``)."""
-    if actor is not None:
-        actor.require(Role.admin, to="add departments")
+    if actor is not None and not permissions.can_manage_departments(actor):
+        raise permissions.refusal(actor, permissions.ADMINISTRATORS, to="add departments")
     value = normalize_code(code)
     clean_name = clean_text(name, field="Department name", max_length=200)
     if session.exec(select(Department).where(Department.code == value)).first():

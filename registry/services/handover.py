@@ -11,6 +11,10 @@ open requests move to the successor, and every credential they held or revealed 
 year is marked due for rotation. The work is done in bulk statements, so the number of SQL
 statements does not grow with the number of accounts. A dry run computes the same report and
 changes nothing.
+
+``on_step``, when given, is called with the name of each step as the changes reach it
+(``handover.planned`` ... ``handover.flushed``): a crash test kills the process there, with
+the transaction open (``tests/test_crash_safety.py``).
 """
 
 from __future__ import annotations
@@ -18,9 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,7 @@ from sqlalchemy import delete, func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from registry import files
+from registry import permissions, rules
 from registry.config import Settings
 from registry.csvsafe import csv_text
 from registry.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, RuleViolation
@@ -58,31 +60,9 @@ from registry.rules import holder_shortfalls
 from registry.services import accounts, audit
 from registry.services.actors import Actor, find_person, normalize_email, roles_of
 
-ROTATION_REASON = "known to a holder who left"
-REVEAL_LOOKBACK = dt.timedelta(days=365)
-RUNNERS = (Role.admin, Role.ced)  # who may run a handover
-# Roles that let a person decide or administer; a leaver keeps none of them.
-PRIVILEGED_ROLES = (Role.dept_approver, Role.ced, Role.admin)
-# Crash tests: pause at the checkpoint named by PAUSE_AT, announced in the file PAUSE_FILE.
-PAUSE_AT = "REGISTRY_PAUSE_AT"
-PAUSE_FILE = "REGISTRY_PAUSE_FILE"
-PAUSE_SECONDS = 60.0
 
-
-def checkpoint(name: str) -> None:
-    """A named point in the handover's changes; tests replace it to inject a failure.
-
-    Inert unless the environment variable ``REGISTRY_PAUSE_AT`` equals ``name`` (read at
-    each call). Then the process writes ``name`` to the file named by
-    ``REGISTRY_PAUSE_FILE`` (when set), and sleeps up to ``PAUSE_SECONDS`` before going on,
-    so a crash test can kill it (SIGKILL) at this point with the transaction still open.
-    """
-    if os.environ.get(PAUSE_AT) != name:
-        return
-    announce = os.environ.get(PAUSE_FILE)
-    if announce:
-        files.write_private(announce, name + "\n")
-    time.sleep(PAUSE_SECONDS)
+def _no_step(name: str) -> None:
+    """The default ``on_step``: nothing happens between the steps."""
 
 
 @dataclass
@@ -109,9 +89,15 @@ def handover(
     successor: str,
     mapping: Mapping[int, str] | None = None,
     dry_run: bool = False,
+    on_step: Callable[[str], None] | None = None,
 ) -> HandoverReport:
-    """Hand everything ``departing`` holds to ``successor`` (or per-account successors)."""
-    actor.require(*RUNNERS, to="run a handover")
+    """Hand everything ``departing`` holds to ``successor`` (or per-account successors).
+
+    ``on_step(name)`` is called at each step of the changes (none in a dry run).
+    """
+    if not permissions.can_run_handover(actor):
+        raise permissions.refusal(actor, permissions.RUNNERS, to="run a handover")
+    step = on_step or _no_step
     plan = _plan(
         session,
         settings=settings,
@@ -124,13 +110,13 @@ def handover(
     report = _report(plan, actor=actor, at=now, dry_run=dry_run)
     if dry_run:
         return report
-    checkpoint("handover.planned")
-    record = _apply(session, plan, actor=actor, now=now, report=report)
+    step("handover.planned")
+    record = _apply(session, plan, actor=actor, now=now, report=report, step=step)
     report.id = record.id
     record.report = report.model_dump(mode="json")
     session.add(record)
     session.flush()
-    checkpoint("handover.flushed")  # every change is in the transaction; the edge commits
+    step("handover.flushed")  # every change is in the transaction; the edge commits
     return report
 
 
@@ -157,10 +143,10 @@ def _plan(
     mapping: Mapping[int, str],
 ) -> _Plan:
     leaver = _active_person(session, departing, role="departing person")
-    if leaver.id == actor.id:
+    if not permissions.can_hand_over_person(actor, leaver.id):
         raise Forbidden("Nobody runs their own handover; ask another administrator or CED.")
     default, successors = _successors(session, settings, successor, mapping, leaver)
-    if actor.id in {default.id, *(p.id for p in successors.values())}:
+    if not permissions.can_hand_over_to(actor, [default.id, *(p.id for p in successors.values())]):
         raise Forbidden(
             f"{actor.email} may not hand accounts to themselves; "
             "ask another administrator or CED to run this handover."
@@ -191,8 +177,10 @@ def _plan(
     for account in held:
         if account.status != AccountStatus.active:
             continue
-        after = _holders_after(
-            holders[account.id or 0], leaver, successors.get(account.id or 0, default)
+        after = rules.holders_after_handover(
+            holders[account.id or 0],
+            leaver=leaver,
+            successor=successors.get(account.id or 0, default),
         )
         shortfalls = holder_shortfalls(accounts.holder_facts(after, ced_id=ced_id))
         if shortfalls:
@@ -241,7 +229,7 @@ def _plan(
         roles=sorted(
             r
             for r in roles_of(session, [leaver.id or 0])[leaver.id or 0]
-            if r in {p.value for p in PRIVILEGED_ROLES}
+            if r in {p.value for p in permissions.PRIVILEGED_ROLES}
         ),
         departments={d.id or 0: d.code for d in session.exec(select(Department))},
     )
@@ -299,18 +287,11 @@ def _holders(session: Session, account_ids: list[int]) -> dict[int, list[Person]
     return found
 
 
-def _holders_after(current: list[Person], leaver: Person, successor: Person) -> list[Person]:
-    after = [p for p in current if p.id != leaver.id]
-    if all(p.id != successor.id for p in after):
-        after.append(successor)
-    return after
-
-
 def _credentials_due(
     session: Session, leaver: Person, held_ids: list[int]
 ) -> list[tuple[Credential, str]]:
     """The newest live version of every credential the leaver held or revealed in a year."""
-    since = utcnow() - REVEAL_LOOKBACK
+    since = utcnow() - rules.REVEAL_LOOKBACK
     revealed = {
         int(entity_id)
         for entity_id in session.exec(
@@ -369,7 +350,12 @@ def _report(plan: _Plan, *, actor: Actor, at: dt.datetime, dry_run: bool) -> Han
                 status=account.status,
                 successor=successor.email,
                 successor_added=all(p.id != successor.id for p in current),
-                holders_after=sorted(p.email for p in _holders_after(current, leaver, successor)),
+                holders_after=sorted(
+                    p.email
+                    for p in rules.holders_after_handover(
+                        current, leaver=leaver, successor=successor
+                    )
+                ),
             )
         )
     return HandoverReport(
@@ -398,7 +384,13 @@ def _report(plan: _Plan, *, actor: Actor, at: dt.datetime, dry_run: bool) -> Han
 
 
 def _apply(
-    session: Session, plan: _Plan, *, actor: Actor, now: dt.datetime, report: HandoverReport
+    session: Session,
+    plan: _Plan,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    report: HandoverReport,
+    step: Callable[[str], None],
 ) -> Handover:
     leaver_id = plan.leaver.id or 0
     session.execute(
@@ -406,7 +398,7 @@ def _apply(
         .where(col(AccessGrant.person_id) == leaver_id, col(AccessGrant.revoked_at).is_(None))
         .values(revoked_at=now, revoked_by_id=actor.id)
     )
-    checkpoint("handover.grants_ended")
+    step("handover.grants_ended")
     added = [r for r in report.accounts if r.successor_added]
     if added:
         session.execute(
@@ -421,7 +413,7 @@ def _apply(
                 for r in added
             ],
         )
-    checkpoint("handover.grants_added")
+    step("handover.grants_added")
     session.execute(
         update(Person)
         .where(col(Person.id) == leaver_id)
@@ -441,7 +433,7 @@ def _apply(
     session.execute(
         delete(PersonRole).where(
             col(PersonRole.person_id) == leaver_id,
-            col(PersonRole.role).in_([r.value for r in PRIVILEGED_ROLES]),
+            col(PersonRole.role).in_([r.value for r in permissions.PRIVILEGED_ROLES]),
         )
     )
     if plan.open_requests:
@@ -454,9 +446,9 @@ def _apply(
         session.execute(
             update(Credential)
             .where(col(Credential.id).in_([c.id for c, _ in plan.due]))
-            .values(rotation_due_at=now, rotation_reason=ROTATION_REASON)
+            .values(rotation_due_at=now, rotation_reason=rules.ROTATION_REASON)
         )
-    checkpoint("handover.leaver_left")
+    step("handover.leaver_left")
     record = Handover(
         run_by_id=actor.id,
         leaver_id=leaver_id,
@@ -495,7 +487,7 @@ def _apply(
             "roles_removed": report.roles_removed,
         },
     )
-    checkpoint("handover.recorded")
+    step("handover.recorded")
     return record
 
 
@@ -503,13 +495,15 @@ def _apply(
 
 
 def list_handovers(session: Session, *, actor: Actor) -> list[HandoverReport]:
-    actor.require(Role.admin, Role.ced, Role.auditor, to="read handover records")
+    if not permissions.can_read_handovers(actor):
+        raise permissions.refusal(actor, permissions.HANDOVER_READERS, to="read handover records")
     rows = session.exec(select(Handover).order_by(col(Handover.id).desc())).all()
     return [HandoverReport.model_validate(r.report) for r in rows]
 
 
 def show_handover(session: Session, *, actor: Actor, handover_id: int) -> HandoverReport:
-    actor.require(Role.admin, Role.ced, Role.auditor, to="read handover records")
+    if not permissions.can_read_handovers(actor):
+        raise permissions.refusal(actor, permissions.HANDOVER_READERS, to="read handover records")
     row = session.get(Handover, handover_id)
     if row is None:
         raise NotFound(f"No handover with id {handover_id}.")

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, select
 
+from registry import permissions
 from registry.config import Settings
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Department, Person, PersonPublic, PersonRole, Role
 from registry.rules import check_government_email
 from registry.services import audit, departments
-from registry.services.actors import Actor, find_person, may_see_person, roles_of
+from registry.services.actors import Actor, find_person, roles_of
 from registry.validation import clean_text, parse_choice
 
 NAME_LENGTH = 200  # the longest name accepted
@@ -24,14 +25,15 @@ def add_person(
     name: str,
     department: str,
     roles: Sequence[Role | str] = (Role.requester,),
-) -> Person:
-    """Register a person (administrators only; ``actor`` None only during ``init``).
+) -> PersonPublic:
+    """Register a person (administrators only; ``actor`` None only during ``init``) and
+    return them as callers see them.
 
     Everyone in the registry works for government, so the address must be on an approved
     domain (rule 2). The ``ced`` role belongs to CED staff only.
     """
-    if actor is not None:
-        actor.require(Role.admin, to="add people")
+    if actor is not None and not permissions.can_manage_people(actor):
+        raise permissions.refusal(actor, permissions.ADMINISTRATORS, to="add people")
     address = check_government_email(email, settings.approved_domains, what="E-mail")
     clean_name = clean_text(name, field="Name", max_length=NAME_LENGTH)
     dept = departments.get_by_code(session, department)
@@ -61,7 +63,8 @@ def add_person(
             "roles": sorted(r.value for r in chosen),
         },
     )
-    return person
+    # Everything the public view shows is at hand: no query to read it back.
+    return _public(person, department=dept.code, roles=(r.value for r in chosen))
 
 
 def _parse_roles(roles: Sequence[Role | str]) -> set[Role]:
@@ -77,18 +80,22 @@ def to_public(session: Session, people: Sequence[Person]) -> list[PersonPublic]:
         for d in session.exec(select(Department).where(Department.id.in_(dept_ids)))  # type: ignore[union-attr]
     }
     return [
-        PersonPublic(
-            id=p.id or 0,
-            email=p.email,
-            name=p.name,
-            department=codes[p.department_id],
-            roles=sorted(roles.get(p.id or 0, set())),
-            status=p.status,
-            created_at=p.created_at,
-            left_at=p.left_at,
-        )
+        _public(p, department=codes[p.department_id], roles=roles.get(p.id or 0, set()))
         for p in people
     ]
+
+
+def _public(person: Person, *, department: str, roles: Iterable[str]) -> PersonPublic:
+    return PersonPublic(
+        id=person.id or 0,
+        email=person.email,
+        name=person.name,
+        department=department,
+        roles=sorted(roles),
+        status=person.status,
+        created_at=person.created_at,
+        left_at=person.left_at,
+    )
 
 
 def list_people(
@@ -98,13 +105,13 @@ def list_people(
     query = select(Person).order_by(Person.email)
     if department:
         query = query.where(Person.department_id == departments.get_by_code(session, department).id)
-    if not actor.sees_all:
+    if not permissions.can_see_all(actor):
         query = query.where(Person.department_id == actor.department_id)
     return to_public(session, list(session.exec(query)))
 
 
 def show_person(session: Session, *, actor: Actor, email: str) -> PersonPublic:
     person = find_person(session, email)
-    if not may_see_person(actor, person):
+    if not permissions.can_see_person(actor, person):
         raise NotFound(f"No person with e-mail {person.email} is registered.")
     return to_public(session, [person])[0]

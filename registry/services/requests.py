@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, and_, delete, false, or_
 from sqlmodel import Session, col, select
 
+from registry import permissions, rules
 from registry.config import Settings
 from registry.errors import (
     Conflict,
@@ -34,15 +35,13 @@ from registry.models import (
     Decision,
     Department,
     Person,
-    PersonStatus,
     RequestHolder,
     RequestKind,
     RequestPublic,
     RequestState,
-    Role,
     utcnow,
 )
-from registry.rules import holder_shortfalls
+from registry.rules import Stage, holder_shortfalls
 from registry.services import access, accounts, audit, departments
 from registry.services.actors import Actor
 from registry.validation import clean_text, parse_choice
@@ -68,7 +67,7 @@ def submit_new_account(
     holders: Sequence[str],
     program_area: str = "",
     display_name: str = "",
-) -> AccountRequest:
+) -> RequestPublic:
     """Ask for a new official or employment-related account (rules 1 and 2 checked now)."""
     dept = _department_for(session, actor=actor, code=department)
     draft = accounts.validate_draft(
@@ -129,12 +128,12 @@ def submit_new_account(
             "holders": sorted(p.email for p in people),
         },
     )
-    return request
+    return to_public(session, [request])[0]
 
 
 def submit_decommission(
     session: Session, *, actor: Actor, account_id: int, reason: str
-) -> AccountRequest:
+) -> RequestPublic:
     """Ask for an account to be decommissioned; the account keeps its history."""
     why = clean_text(reason, field="Reason", max_length=2000)
     account = accounts.get_visible_account(session, actor=actor, account_id=account_id)
@@ -176,7 +175,7 @@ def submit_decommission(
         entity_id=request.id,
         details={"kind": request.kind, "account_id": account_id, "reason": why},
     )
-    return request
+    return to_public(session, [request])[0]
 
 
 def _department_for(session: Session, *, actor: Actor, code: str) -> Department:
@@ -187,7 +186,7 @@ def _department_for(session: Session, *, actor: Actor, code: str) -> Department:
 
 
 def _may_submit_for(actor: Actor, dept: Department) -> None:
-    if dept.id != actor.department_id and not (actor.is_ced_staff or actor.has(Role.ced)):
+    if not permissions.can_submit_for(actor, dept.id):
         raise Forbidden(
             f"{actor.email} may only submit requests for their own department "
             f"({actor.department_code}), not {dept.code}."
@@ -233,39 +232,23 @@ def lock_request(session: Session, *, actor: Actor, request_id: int) -> AccountR
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
-    if request is None or not _may_see(actor, request):
+    if request is None or not permissions.can_see_request(actor, request):
         raise NotFound(f"No request with id {request_id}.")
     return request
 
 
 def _require_open(request: AccountRequest) -> None:
-    if request.state not in OPEN_STATES:
+    if rules.stage_to_decide(request.state) is None:
         raise InvalidTransition(
             f"Request {request.id} is already {request.state}; a decided request never changes."
         )
 
 
 def _require_stage_decider(actor: Actor, request: AccountRequest, *, verb: str) -> None:
-    """Refuse unless the actor may decide the request's current stage."""
-    if request.requester_id == actor.id:
-        raise Forbidden(f"{actor.email} may not {verb} their own request {request.id}.")
-    if request.state == RequestState.submitted:
-        if not actor.has(Role.dept_approver) or actor.department_id != request.department_id:
-            raise Forbidden(
-                f"{actor.email} may not {verb} request {request.id} at the department stage; "
-                "that needs a dept_approver of the request's department."
-            )
-    else:
-        if not actor.has(Role.ced):
-            raise Forbidden(
-                f"{actor.email} may not {verb} request {request.id} at the CED stage; "
-                "that needs the ced role."
-            )
-        if request.department_decided_by_id == actor.id:
-            raise Forbidden(
-                f"{actor.email} gave the department approval of request {request.id}; "
-                "the final decision must come from a different person."
-            )
+    """Refuse unless the actor may decide the request's current stage (rule 4)."""
+    why = permissions.decision_refusal(actor, request, verb=verb)
+    if why is not None:
+        raise Forbidden(why)
 
 
 def approve(
@@ -276,7 +259,7 @@ def approve(
     request_id: int,
     comment: str | None = None,
     holders: Sequence[str] = (),
-) -> AccountRequest:
+) -> RequestPublic:
     """Approve the request's current stage; the final approval carries it out.
 
     The final approval of a new account creates it active with its holders, which must then
@@ -288,7 +271,7 @@ def approve(
     _require_stage_decider(actor, request, verb="approve")
     note = clean_text(comment or "", field="Comment", max_length=2000, required=False) or None
     now = utcnow()
-    if request.state == RequestState.submitted:
+    if rules.stage_to_decide(request.state) is Stage.department:
         if holders:
             raise InvalidInput("Holders can only be added by CED at the final approval.")
         request.state = RequestState.department_approved.value
@@ -330,7 +313,7 @@ def approve(
         entity_id=request.id,
         details=details,
     )
-    return request
+    return to_public(session, [request])[0]
 
 
 def _open_account(
@@ -369,11 +352,11 @@ def _open_account(
             f"{accounts.label(existing)}."
         )
     proposed = request_holders(session, request.id or 0)
-    dropped = [p for p in proposed if p.status != PersonStatus.active]
+    dropped = [p for p in proposed if not rules.may_hold(p.status)]
     kept = [
         accounts.eligible_holder(p, p.email, settings=settings)
         for p in proposed
-        if p.status == PersonStatus.active
+        if rules.may_hold(p.status)
     ]
     extra = [
         p
@@ -445,7 +428,7 @@ def _decommission(session: Session, *, actor: Actor, request: AccountRequest) ->
     )
 
 
-def reject(session: Session, *, actor: Actor, request_id: int, reason: str) -> AccountRequest:
+def reject(session: Session, *, actor: Actor, request_id: int, reason: str) -> RequestPublic:
     """Reject an open request at its current stage; a reason is required."""
     why = clean_text(reason, field="Reason", max_length=2000)
     request = lock_request(session, actor=actor, request_id=request_id)
@@ -466,14 +449,14 @@ def reject(session: Session, *, actor: Actor, request_id: int, reason: str) -> A
         entity_id=request.id,
         details={"reason": why, "stage": stage},
     )
-    return request
+    return to_public(session, [request])[0]
 
 
-def withdraw(session: Session, *, actor: Actor, request_id: int) -> AccountRequest:
+def withdraw(session: Session, *, actor: Actor, request_id: int) -> RequestPublic:
     """The requester takes back their own open request."""
     request = lock_request(session, actor=actor, request_id=request_id)
     _require_open(request)
-    if request.requester_id != actor.id:
+    if not permissions.can_withdraw(actor, request):
         raise Forbidden(f"Only the requester may withdraw request {request.id}.")
     request.state = RequestState.withdrawn.value
     request.decided_by_id = actor.id
@@ -487,18 +470,10 @@ def withdraw(session: Session, *, actor: Actor, request_id: int) -> AccountReque
         entity_type="request",
         entity_id=request.id,
     )
-    return request
+    return to_public(session, [request])[0]
 
 
 # ------------------------------------------------------------------------------ reading
-
-
-def _may_see(actor: Actor, request: AccountRequest) -> bool:
-    return (
-        actor.sees_all
-        or request.requester_id == actor.id
-        or request.department_id == actor.department_id
-    )
 
 
 def request_holders(session: Session, request_id: int) -> list[Person]:
@@ -513,16 +488,17 @@ def request_holders(session: Session, request_id: int) -> list[Person]:
 
 
 def awaiting(actor: Actor) -> ColumnElement[bool]:
-    """A WHERE clause: the open requests this actor could decide now."""
+    """A WHERE clause: the open requests this actor could decide now
+    (``permissions.can_decide``, in SQL)."""
     clauses: list[ColumnElement[bool]] = []
-    if actor.has(Role.dept_approver):
+    if permissions.can_decide_stage(actor, Stage.department):
         clauses.append(
             and_(
                 col(AccountRequest.state) == RequestState.submitted.value,
                 col(AccountRequest.department_id) == actor.department_id,
             )
         )
-    if actor.has(Role.ced):
+    if permissions.can_decide_stage(actor, Stage.ced):
         clauses.append(
             and_(
                 col(AccountRequest.state) == RequestState.department_approved.value,
@@ -546,7 +522,7 @@ def list_requests(
     department: str | None = None,
 ) -> list[RequestPublic]:
     query = select(AccountRequest).order_by(col(AccountRequest.id))
-    if not actor.sees_all:
+    if not permissions.can_see_all(actor):
         query = query.where(
             or_(
                 col(AccountRequest.department_id) == actor.department_id,
@@ -567,14 +543,14 @@ def list_requests(
 
 def show_request(session: Session, *, actor: Actor, request_id: int) -> RequestPublic:
     request = session.get(AccountRequest, request_id)
-    if request is None or not _may_see(actor, request):
+    if request is None or not permissions.can_see_request(actor, request):
         raise NotFound(f"No request with id {request_id}.")
     return to_public(session, [request])[0]
 
 
 def approval_outcome(request: AccountRequest | RequestPublic) -> str:
     """What an approval did, in one sentence (the CLI says it; the console shows the fixed
-    notice of the same outcome, ``registry.web.routes.NOTICES``)."""
+    notice of the same outcome, ``registry.http.console.render.NOTICES``)."""
     if request.state != RequestState.approved:
         return f"Request {request.id} approved by the department; it now awaits CED."
     done = "active" if request.kind == "new_account" else "decommissioned"

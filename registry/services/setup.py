@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from registry.config import Settings
-from registry.models import Department, Person, PersonRole, Role
+from registry.models import Department, Person, PersonPublic, PersonRole, Role
 from registry.rules import check_government_email
 from registry.services import departments, people
 from registry.services.people import NAME_LENGTH
@@ -19,7 +19,7 @@ CED_NAME = "Communications and Engagement Division"
 @dataclass(frozen=True)
 class InitResult:
     created: bool
-    admin: Person
+    admin: PersonPublic
     message: str
 
 
@@ -42,7 +42,7 @@ def initialise(
     if existing_admin is not None:
         return InitResult(
             created=False,
-            admin=existing_admin,
+            admin=people.to_public(session, [existing_admin])[0],
             message=(
                 f"The registry is already initialised (administrator {existing_admin.email}); "
                 "nothing changed."

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from registry import permissions
 from registry.config import Settings
+from registry.defaults import TOKEN_DAYS, TOKEN_MAX_DAYS
 from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from registry.models import ApiToken, Person, PersonStatus, Role, TokenPublic, utcnow
+from registry.models import ApiToken, Person, PersonStatus, TokenCreated, TokenPublic, utcnow
 from registry.services import audit
-from registry.services.actors import Actor, actor_by_id, find_person, normalize_email
+from registry.services.actors import Actor, actor_by_id, find_person
 
 TOKEN_PREFIX = "smr_"  # noqa: S105 (a label, not a secret)
-DEFAULT_DAYS = 90
-MAX_DAYS = 366
+DEFAULT_DAYS = TOKEN_DAYS  # defined in registry.defaults, which the CLI's help imports cheaply
+MAX_DAYS = TOKEN_MAX_DAYS
 
 
 def digest(secret: str) -> str:
@@ -32,19 +34,28 @@ def is_live(row: ApiToken, now: dt.datetime) -> bool:
 
 @dataclass(frozen=True)
 class IssuedToken:
-    row: ApiToken
+    """A token just created: what anyone may see of it, and the secret, shown only now.
+
+    Its ``repr`` hides the secret, so logging or printing the result leaks nothing;
+    :meth:`created` is the one answer that carries it (the API's body, the CLI's ``--json``).
+    """
+
+    public: TokenPublic
     token: str
 
     def __repr__(self) -> str:
-        return f"IssuedToken(id={self.row.id}, token=***)"
+        return f"IssuedToken(id={self.public.id}, token=***)"
+
+    def created(self) -> TokenCreated:
+        return TokenCreated(**self.public.model_dump(), token=self.token)
 
 
 def create_token(
     session: Session, *, actor: Actor | None, email: str, days: int = DEFAULT_DAYS
 ) -> IssuedToken:
     """Issue a token for ``email`` (administrators only; None only during set-up)."""
-    if actor is not None:
-        actor.require(Role.admin, to="create API tokens")
+    if actor is not None and not permissions.can_manage_tokens(actor):
+        raise permissions.refusal(actor, permissions.ADMINISTRATORS, to="create API tokens")
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"A token lasts from 1 to {MAX_DAYS} days, not {days}.")
     person = find_person(session, email)
@@ -72,7 +83,7 @@ def create_token(
             "expires_at": row.expires_at.isoformat(),
         },
     )
-    return IssuedToken(row=row, token=token)
+    return IssuedToken(public=_public(row, person=person.email), token=token)
 
 
 REFUSED = "The API token is missing, unknown, expired or revoked."
@@ -111,17 +122,18 @@ def to_public(session: Session, rows: list[ApiToken]) -> list[TokenPublic]:
         p.id: p.email
         for p in session.exec(select(Person).where(col(Person.id).in_({r.person_id for r in rows})))
     }
-    return [
-        TokenPublic(
-            id=r.id or 0,
-            person=emails[r.person_id],
-            prefix=r.prefix,
-            created_at=r.created_at,
-            expires_at=r.expires_at,
-            revoked_at=r.revoked_at,
-        )
-        for r in rows
-    ]
+    return [_public(r, person=emails[r.person_id]) for r in rows]
+
+
+def _public(row: ApiToken, *, person: str) -> TokenPublic:
+    return TokenPublic(
+        id=row.id or 0,
+        person=person,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
 
 
 def list_tokens(session: Session, *, actor: Actor, email: str | None = None) -> list[TokenPublic]:
@@ -130,25 +142,22 @@ def list_tokens(session: Session, *, actor: Actor, email: str | None = None) -> 
     if email:
         # Authorize before looking the address up, so a refusal says nothing of whether
         # such a person exists.
-        if not actor.has(Role.admin) and not _same_address(email, actor.email):
-            actor.require(Role.admin, to="list other people's tokens")
+        if not permissions.can_list_tokens_of(actor, email):
+            raise permissions.refusal(
+                actor, permissions.ADMINISTRATORS, to="list other people's tokens"
+            )
         person = find_person(session, email)
         query = query.where(ApiToken.person_id == person.id)
-    elif not actor.has(Role.admin):
+    elif not permissions.can_manage_tokens(actor):
         query = query.where(ApiToken.person_id == actor.id)
     return to_public(session, list(session.exec(query)))
 
 
-def _same_address(email: str, own: str) -> bool:
-    try:
-        return normalize_email(email) == own
-    except InvalidInput:
-        return False
-
-
-def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
+def revoke_token(session: Session, *, actor: Actor, token_id: int) -> TokenPublic:
+    """Revoke a token (the actor's own, or any for administrators); revoking twice is
+    harmless. Returns the token as it now stands."""
     row = session.get(ApiToken, token_id)
-    if row is None or (row.person_id != actor.id and not actor.has(Role.admin)):
+    if row is None or not permissions.can_revoke_token(actor, row):
         raise NotFound(f"No token with id {token_id}.")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
@@ -162,4 +171,4 @@ def revoke_token(session: Session, *, actor: Actor, token_id: int) -> ApiToken:
             entity_id=row.id,
             details={"prefix": row.prefix},
         )
-    return row
+    return to_public(session, [row])[0]

@@ -16,11 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, bindparam, case, desc, func, select
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import SQLModel
 
 from registry.errors import InvalidInput
 from registry.models import Account, AccountStatus, Department
@@ -31,23 +30,11 @@ from registry.platforms import (
     normalize_handle,
     read_profile_url,
 )
+from registry.schemas.verify import DirectoryEntry as DirectoryEntry
+from registry.schemas.verify import VerifyAnswer as VerifyAnswer
 
 ACCOUNTS = Account.metadata.tables["account"]
 DEPARTMENTS = Department.metadata.tables["department"]
-
-
-class VerifyAnswer(SQLModel):
-    official: bool
-    platform: str
-    handle: str
-    display_name: str | None = None
-    department: str | None = None
-    category: str | None = None
-    since: dt.datetime | None = None
-    status: str | None = None
-    message: str
-    # What the answer vouches for: the account, never a post a link points to.
-    scope: Literal["account"] = "account"
 
 
 # The first sentence of an answer about a link to a post or other content.
@@ -209,17 +196,6 @@ def _answer(
         status=row.status,
         message=f"{note}{label} is an official account of {row.department}.",
     )
-
-
-class DirectoryEntry(SQLModel):
-    platform: str
-    platform_label: str
-    handle: str
-    display_name: str
-    department: str
-    category: str
-    url: str
-    since: dt.datetime | None
 
 
 DIRECTORY_LIMIT = 500  # entries on one directory page

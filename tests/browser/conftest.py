@@ -239,7 +239,7 @@ def registry(fresh_db: FreshDatabase, tmp_path: Path) -> Iterator[Registry]:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "registry.api.app:create_app",
+                "registry.http.app:create_app",
                 "--factory",
                 "--host",
                 "127.0.0.1",

@@ -1,0 +1,38 @@
+"""The JSON API, one module per resource, each with its ``APIRouter(prefix=..., tags=...)``.
+
+``router`` gathers them; the public check comes first, so a request for it is matched before
+the authenticated API's routes are tried.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from registry.http.api.routes import (
+    access,
+    accounts,
+    audit,
+    credentials,
+    departments,
+    handovers,
+    people,
+    requests,
+    tokens,
+    verify,
+)
+
+router = APIRouter()
+for module in (
+    verify,
+    departments,
+    people,
+    accounts,
+    access,
+    tokens,
+    requests,
+    credentials,
+    handovers,
+    audit,
+):
+    router.include_router(module.router)
+router.include_router(accounts.reviews)

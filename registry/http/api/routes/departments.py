@@ -1,0 +1,31 @@
+"""Departments: listed for anyone signed in, added by administrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from registry.http.api.errors import error_responses
+from registry.http.deps import ActorDep, SessionDep
+from registry.models import DepartmentBase, DepartmentPublic
+from registry.services import departments
+
+router = APIRouter(prefix="/departments", tags=["departments"])
+
+
+@router.get("", response_model=list[DepartmentPublic], responses=error_responses(401, 403, 422))
+def list_departments(session: SessionDep, _signed_in: ActorDep) -> list[DepartmentPublic]:
+    return [
+        DepartmentPublic.model_validate(d, from_attributes=True)
+        for d in departments.list_departments(session)
+    ]
+
+
+@router.post(
+    "",
+    response_model=DepartmentPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 409, 422),
+)
+def add_department(body: DepartmentBase, session: SessionDep, actor: ActorDep) -> DepartmentPublic:
+    dept = departments.add_department(session, actor=actor, code=body.code, name=body.name)
+    return DepartmentPublic.model_validate(dept, from_attributes=True)

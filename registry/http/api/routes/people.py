@@ -1,0 +1,48 @@
+"""People and their roles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, status
+
+from registry.http.api.errors import error_responses
+from registry.http.deps import ActorDep, SessionDep, SettingsDep
+from registry.models import PersonCreate, PersonPublic
+from registry.services import people
+
+router = APIRouter(prefix="/people", tags=["people"])
+
+
+@router.get(
+    "",
+    response_model=list[PersonPublic],
+    responses=error_responses(401, 403, 404, 422),  # 404: no such ``department``
+)
+def list_people(
+    session: SessionDep, actor: ActorDep, department: str | None = Query(None, max_length=32)
+) -> list[PersonPublic]:
+    return people.list_people(session, actor=actor, department=department)
+
+
+@router.post(
+    "",
+    response_model=PersonPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def add_person(
+    body: PersonCreate, session: SessionDep, settings: SettingsDep, actor: ActorDep
+) -> PersonPublic:
+    return people.add_person(
+        session,
+        settings=settings,
+        actor=actor,
+        email=body.email,
+        name=body.name,
+        department=body.department,
+        roles=body.roles,
+    )
+
+
+@router.get("/{email}", response_model=PersonPublic, responses=error_responses(401, 404, 422))
+def show_person(email: str, session: SessionDep, actor: ActorDep) -> PersonPublic:
+    return people.show_person(session, actor=actor, email=email)
