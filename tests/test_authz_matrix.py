@@ -180,6 +180,11 @@ MATRIX: dict[str, dict[str, Expect]] = {
     "GET /console":                     M(LOGIN, 200, 200, 200, 200, 200, 200, 200, LOGIN),
     "GET /console/requests/{request_id}":
                                         M(LOGIN, 200, 404, 200, 200, 200, 200, 200, LOGIN),
+    # the form is everyone's; submitting it follows POST /requests (own department, CED any)
+    "GET /console/requests/new":        M(LOGIN, 200, 200, 200, 200, 200, 200, 200, LOGIN),
+    "POST /console/requests/new":       M(LOGIN, 303, 403, 303, 303, 403, 403, 303, LOGIN),
+    "POST /console/requests/{request_id}/withdraw":
+                                        M(LOGIN, 303, 404, 403, 403, 403, 403, 403, LOGIN),
     "POST /console/requests/{request_id}/approve":
                                         M(LOGIN, 403, 404, 303, 403, 403, 403, 403, LOGIN),
     "POST /console/requests/{request_id}/approve:ced_stage":
@@ -504,6 +509,15 @@ def _sign_in(w: World, persona: str) -> httpx.Response:
 PASSWORD = "/accounts/{account}/credentials/password"
 SEED = "/accounts/{account}/credentials/totp_seed"
 HANDOVER = {"departing": AGR_STAFF, "successor": AGR_REQUESTER}
+# The console's form for new_request("AgrFieldDays"): only the profile link names the account.
+NEW_REQUEST_FORM = {
+    "url": "https://x.com/AgrFieldDays",
+    "category": "official",
+    "department": "AGR",
+    "purpose": "Field day news",
+    "login_email": "agr.fields@gov.mb.ca",
+    "holders": AGR_STAFF,
+}
 REVEAL = {"reason": "Weekly post"}
 
 CALLS: dict[str, Call] = {
@@ -601,6 +615,13 @@ CALLS: dict[str, Call] = {
     "POST /logout": page("POST", "/logout", writes=True),
     "GET /console": page("GET", "/console"),
     "GET /console/requests/{request_id}": page("GET", "/console/requests/{request}"),
+    "GET /console/requests/new": page("GET", "/console/requests/new"),
+    "POST /console/requests/new": page(
+        "POST", "/console/requests/new", NEW_REQUEST_FORM, writes=True
+    ),
+    "POST /console/requests/{request_id}/withdraw": page(
+        "POST", "/console/requests/{request}/withdraw", writes=True
+    ),
     "POST /console/requests/{request_id}/approve": page(
         "POST", "/console/requests/{request}/approve", {"comment": "Yes"}, writes=True
     ),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from registry.errors import CONCURRENT_CHANGE, DATA_REFUSED, DATABASE_UNAVAILABLE
+from registry.models import AccountRequest
 from registry.services import compliance
 from tests.conftest import Api, assert_refused, csrf_of
 from tests.factories import CAST
@@ -176,6 +178,130 @@ class TestConsole:
         assert response.status_code == 422
         assert response.headers["content-type"].startswith("text/html")
         assert "Invalid input: departing: Field required" in response.text
+
+
+# The new-account form as a requester of AGR fills it in (only the profile link names it).
+FORM = {
+    "url": "https://x.com/mbfarmnews",
+    "category": "official",
+    "department": "AGR",
+    "login_email": "agr.farmnews@gov.mb.ca",
+    "purpose": "Farm news",
+    "holders": CAST["agr_staff"][0],
+}
+
+
+def _field_error(page: str, field: str) -> str:
+    """The error shown next to ``field`` (its text, markup removed), or ''."""
+    found = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', page, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))) if found else ""
+
+
+class TestNewRequestForm:
+    def test_the_form_needs_the_csrf_token(self, api: Api) -> None:
+        api.sign_in("agr_requester")
+        response = api.client.post("/console/requests/new", data=FORM, follow_redirects=False)
+        assert response.status_code == 403 and "reload the page" in response.text
+        assert api.count(AccountRequest) == 0
+
+    def test_a_submitted_form_goes_to_the_request_page_and_to_my_requests(self, api: Api) -> None:
+        csrf = api.sign_in("agr_requester")
+        sent = api.client.post(
+            "/console/requests/new", data={"csrf": csrf, **FORM}, follow_redirects=False
+        )
+        assert sent.status_code == 303, sent.text
+        [rid] = re.findall(
+            r"^/console/requests/(\d+)\?notice=request_submitted$", sent.headers["location"]
+        )
+        shown = api.client.get(sent.headers["location"]).text
+        assert "Your request is submitted" in shown and "x @mbfarmnews" in shown
+        home = api.client.get("/console").text
+        assert f'<a href="/console/requests/{rid}">Request {rid}</a>' in home
+        api.client.cookies.clear()
+        api.sign_in("agr_staff")  # same department, not the requester: not among their own
+        assert f'<a href="/console/requests/{rid}">' not in api.client.get("/console").text
+
+    def test_typed_text_is_shown_back_as_data(self, api: Api) -> None:
+        csrf = api.sign_in("agr_requester")
+        script = "<script>alert(1)</script>"
+        quote = '"><img src=x onerror=alert(2)>'
+        response = api.client.post(
+            "/console/requests/new",
+            data={
+                "csrf": csrf,
+                **FORM,
+                "login_email": "farm.news@gmail.com",
+                "purpose": script,
+                "display_name": quote,
+            },
+        )
+        assert response.status_code == 422
+        assert script not in response.text and quote not in response.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in response.text
+        assert 'value="&#34;&gt;&lt;img src=x onerror=alert(2)&gt;"' in response.text
+        assert "not on an approved government domain" in _field_error(response.text, "login_email")
+        assert 'href="#login_email"' in response.text  # the summary links to the field
+        assert api.count(AccountRequest) == 0
+
+    @pytest.mark.parametrize(
+        ("change", "field", "phrase"),
+        [
+            ({"url": "https://facebook.com.evil.io/x"}, "url", "is not a profile on a platform"),
+            ({"url": "https://x.com/mbag", "handle": "other"}, "url", "not to the account"),
+            ({"handle": "no spaces allowed"}, "handle", "is not a valid X (Twitter) handle"),
+            ({"platform": "x", "handle": "mbag", "url": ""}, "url", "Profile URL must not"),
+            ({"category": "personal"}, "category", "A personal account"),
+            ({"department": "HLT"}, "department", "only submit requests for their own"),
+            ({"purpose": " "}, "purpose", "Purpose must not be blank."),
+            ({"holders": "nobody@gov.mb.ca"}, "holders", "not a registered person"),
+            ({"holders": "a@@b"}, "holders", "exactly one '@'"),
+            ({"login_email": "a@@b"}, "login_email", "exactly one '@'"),
+        ],
+    )
+    def test_a_refusal_is_shown_next_to_the_field_it_names(
+        self, api: Api, change: dict[str, str], field: str, phrase: str
+    ) -> None:
+        csrf = api.sign_in("agr_requester")
+        response = api.client.post("/console/requests/new", data={"csrf": csrf, **FORM, **change})
+        assert response.status_code in (403, 404, 422), response.text[:300]
+        assert phrase in _field_error(response.text, field), response.text
+        assert response.text.count('class="field-error"') == 1
+        assert f'href="#{field}"' in response.text
+        assert api.count(AccountRequest) == 0
+
+
+class TestDecisionsOnTheRequestPage:
+    def test_only_who_may_decide_sees_the_decision_forms(self, api: Api) -> None:
+        created = api.client.post(
+            "/requests",
+            json={
+                **FORM,
+                "kind": "new_account",
+                "platform": "x",
+                "handle": "mbfarmnews",
+                "holders": [CAST["agr_staff"][0]],
+            },
+            headers=api.headers("agr_requester"),
+        )
+        assert created.status_code == 201, created.text
+        rid = created.json()["id"]
+        approve = f'action="/console/requests/{rid}/approve"'
+        reject = f'action="/console/requests/{rid}/reject"'
+        withdraw = f'action="/console/requests/{rid}/withdraw"'
+        seen: dict[str, tuple[bool, bool, bool]] = {}
+        for who in ("agr_requester", "agr_staff", "agr_approver", "ced1", "auditor"):
+            api.client.cookies.clear()
+            api.sign_in(who)
+            page = api.client.get(f"/console/requests/{rid}")
+            assert page.status_code == 200, page.text
+            seen[who] = (approve in page.text, reject in page.text, withdraw in page.text)
+        assert seen == {
+            "agr_requester": (False, False, True),  # their own: withdraw, never decide
+            "agr_staff": (False, False, False),
+            "agr_approver": (True, True, False),  # the department stage is theirs
+            "ced1": (False, False, False),  # CED decides after the department
+            "auditor": (False, False, False),
+        }
 
 
 class TestWhatEachPersonSees:

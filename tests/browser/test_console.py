@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import func
+from sqlmodel import select
 
+from registry.models import AccountRequest
 from tests.browser.conftest import MISSING, People, Registry, Shoot, sign_in
 
 if MISSING:
@@ -171,6 +174,155 @@ class TestRequests:
         )
         expect(page.get_by_text("“Duplicate of the Facebook page”")).to_be_visible()
         shoot(page, "request-rejected")
+
+
+def _requests_stored(registry: Registry) -> int:
+    with registry.db.scope() as session:
+        return session.exec(select(func.count()).select_from(AccountRequest)).one()
+
+
+def _fill_request(page: Page, registry: Registry, *, login_email: str) -> None:
+    """Everything but the platform and handle, which the profile link names."""
+    page.get_by_label("Profile link").fill("https://www.facebook.com/MBFarmSafety")
+    page.get_by_label("Login e-mail").fill(login_email)
+    page.get_by_label("Purpose").fill("Farm safety reminders for producers")
+    page.get_by_label("Holders").fill(registry.email("agr_staff"))
+
+
+class TestAskingForAnAccount:
+    def test_a_requester_asks_for_an_account_and_finds_it_among_their_requests(
+        self, people: People, registry: Registry, shoot: Shoot
+    ) -> None:
+        page = people.signed_in("agr_requester")
+        page.keyboard.press("Tab")  # the first stop is the skip link, shown when focused
+        skip = page.get_by_role("link", name="Skip to content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        page.get_by_role("link", name="New account request").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("New account request")
+        expect(page.get_by_label("Department")).to_have_value("AGR")
+        expect(
+            page.get_by_text(re.compile("should be associated with a government email"))
+        ).to_be_visible()
+        shoot(page, "empty-form")
+
+        _fill_request(page, registry, login_email="agr.safety@gov.mb.ca")
+        page.get_by_label("Platform").select_option("facebook")
+        page.get_by_label("Handle").fill("MBFarmSafety")
+        page.get_by_label("Category").select_option("employment_related")
+        page.get_by_label("Display name (optional)").fill("Manitoba Farm Safety")
+        page.get_by_role("button", name="Submit the request").click()
+        expect(page).to_have_url(re.compile(r"/console/requests/\d+\?notice=request_submitted$"))
+        expect(page.get_by_role("status")).to_have_text(
+            "Your request is submitted; it now awaits your department's executive."
+        )
+        expect(_row(page, "State")).to_contain_text("submitted")
+        expect(_row(page, "Account")).to_contain_text("facebook @MBFarmSafety")
+        expect(_row(page, "Holders")).to_contain_text(registry.email("agr_staff"))
+        rid = int(re.findall(r"/console/requests/(\d+)", page.url)[0])
+        shoot(page, "request-page")
+
+        page.get_by_role("link", name="Requests awaiting me").click()
+        mine = page.get_by_role("region", name="My requests")
+        row = mine.get_by_role("row", name=re.compile(rf"^Request {rid} "))
+        expect(row).to_contain_text("facebook @MBFarmSafety")
+        expect(row).to_contain_text("submitted")
+        expect(
+            mine.get_by_role("row", name=re.compile(rf"^Request {registry.request_id} "))
+        ).to_contain_text("x @mbag")
+        shoot(page, "my-requests")
+        row.get_by_role("link", name=f"Request {rid}").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Request {rid}")
+
+    def test_a_refused_form_keeps_what_was_typed_and_creates_nothing(
+        self, people: People, registry: Registry, shoot: Shoot
+    ) -> None:
+        before = _requests_stored(registry)
+        page = people.signed_in("agr_requester")
+        page.goto("/console/requests/new")
+        _fill_request(page, registry, login_email="rita.farm@gmail.com")
+        page.get_by_label("Display name (optional)").fill("Farm <Safety>")
+        page.get_by_role("button", name="Submit the request").click()
+
+        expect(page).to_have_title(re.compile(r"^Error: New account request"))
+        summary = page.get_by_role("alert")
+        expect(summary.get_by_role("heading")).to_have_text(
+            "There is a problem; nothing was submitted"
+        )
+        link = summary.get_by_role("link", name=re.compile(r"^Login e-mail rita.farm@gmail.com"))
+        expect(link).to_have_attribute("href", "#login_email")
+        login = page.get_by_label("Login e-mail")
+        expect(login).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#login_email-error")).to_contain_text(
+            "is not on an approved government domain"
+        )
+        expect(page.locator(".field-error")).to_have_count(1)
+        # what was typed is kept, the personal address included, to correct it
+        expect(login).to_have_value("rita.farm@gmail.com")
+        expect(page.get_by_label("Profile link")).to_have_value(
+            "https://www.facebook.com/MBFarmSafety"
+        )
+        expect(page.get_by_label("Purpose")).to_have_value("Farm safety reminders for producers")
+        expect(page.get_by_label("Holders")).to_have_value(registry.email("agr_staff"))
+        expect(page.get_by_label("Display name (optional)")).to_have_value("Farm <Safety>")
+        shoot(page, "refused")
+        link.click()
+        expect(login).to_be_focused()
+        assert _requests_stored(registry) == before
+
+    def test_only_a_profile_link_names_the_platform_and_handle(
+        self, people: People, registry: Registry, shoot: Shoot
+    ) -> None:
+        page = people.signed_in("agr_requester")
+        page.goto("/console/requests/new")
+        _fill_request(page, registry, login_email="agr.safety@gov.mb.ca")
+        expect(page.get_by_label("Platform")).to_have_value("")
+        expect(page.get_by_label("Handle")).to_have_value("")
+        page.get_by_role("button", name="Submit the request").click()
+        expect(page.get_by_role("status")).to_contain_text("Your request is submitted")
+        expect(_row(page, "Account")).to_have_text(re.compile(r"facebook @MBFarmSafety$"))
+        shoot(page, "filled-from-link")
+
+    def test_the_requester_withdraws_from_the_request_page(
+        self, people: People, registry: Registry, shoot: Shoot
+    ) -> None:
+        rid = registry.request_id
+        page = people.signed_in("agr_requester")
+        page.goto(f"/console/requests/{rid}")
+        expect(page.get_by_role("button", name=f"Approve request {rid}")).to_have_count(0)
+        page.get_by_role("button", name=f"Withdraw request {rid}").click()
+        expect(page.get_by_role("status")).to_have_text("The request is withdrawn.")
+        expect(_row(page, "State")).to_contain_text("withdrawn")
+        expect(page.get_by_role("button", name=f"Withdraw request {rid}")).to_have_count(0)
+        shoot(page, "withdrawn")
+
+        deputy = people.signed_in("agr_approver")  # nothing left to decide
+        expect(deputy.get_by_text("Nothing awaits your decision.")).to_be_visible()
+
+    def test_an_executive_approves_from_the_request_page(
+        self, people: People, registry: Registry, shoot: Shoot
+    ) -> None:
+        rid = registry.request_id
+        deputy = people.signed_in("agr_approver")
+        deputy.goto(f"/console/requests/{rid}")
+        expect(deputy.get_by_role("button", name=f"Withdraw request {rid}")).to_have_count(0)
+        expect(deputy.get_by_label("Add holders (e-mails, separated by commas)")).to_have_count(0)
+        deputy.get_by_label("Comment (optional)").fill("Approved for the department")
+        shoot(deputy, "decision-forms")
+        deputy.get_by_role("button", name=f"Approve request {rid}").click()
+        expect(deputy.get_by_role("status")).to_have_text(
+            "The request is approved by the department; it now awaits CED."
+        )
+        deputy.goto(f"/console/requests/{rid}")
+        expect(_row(deputy, "State")).to_contain_text("department approved")
+        expect(deputy.get_by_role("button", name=f"Approve request {rid}")).to_have_count(0)
+        expect(deputy.get_by_text("“Approved for the department”")).to_be_visible()
+
+        ced = people.signed_in("ced1")  # the CED stage: holders may be added here
+        ced.goto(f"/console/requests/{rid}")
+        expect(ced.get_by_label("Add holders (e-mails, separated by commas)")).to_be_visible()
+        expect(ced.get_by_role("button", name=f"Reject request {rid}")).to_be_visible()
+        shoot(ced, "ced-stage")
 
 
 class TestAccounts:

@@ -13,14 +13,23 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from registry.http.console import errors
-from registry.http.console.pages import accounts, compliance, handover, public, requests, signin
+from registry.http.console.pages import (
+    accounts,
+    compliance,
+    handover,
+    new_request,
+    public,
+    requests,
+    signin,
+)
 
 
 def create_console(state: State) -> FastAPI:
     console = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     console.state = state
     errors.install(console)
-    for area in (public, signin, requests, accounts, compliance, handover):
+    # new_request before requests: /console/requests/new is no request id.
+    for area in (public, signin, new_request, requests, accounts, compliance, handover):
         console.include_router(area.router)
     return console
 

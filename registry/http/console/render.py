@@ -87,6 +87,8 @@ NOTICES: dict[str, str] = {
     "account_opened": "The request is approved; the account is active.",
     "account_decommissioned": "The request is approved; the account is decommissioned.",
     "rejected": "The request is rejected.",
+    "request_submitted": "Your request is submitted; it now awaits your department's executive.",
+    "request_withdrawn": "The request is withdrawn.",
 }
 
 

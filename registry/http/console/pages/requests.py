@@ -1,8 +1,10 @@
-"""Requests awaiting the signed-in person, one request with its history, and the decisions."""
+"""Requests awaiting the signed-in person and their own, one request with its history, and
+what may be done with it (withdraw, approve, reject); asking for a new account is in
+``new_request``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +15,14 @@ from registry.errors import RegistryError
 from registry.http.console import render
 from registry.http.console.deps import attempt, posted, signed_in
 from registry.http.deps import RowId, SessionDep, SettingsDep
-from registry.models import RequestKind, RequestPublic, RequestState, WebSession
+from registry.models import (
+    OPEN_STATES,
+    AccountRequest,
+    RequestKind,
+    RequestPublic,
+    RequestState,
+    WebSession,
+)
 from registry.permissions import Actor
 from registry.services import audit
 from registry.services import requests as account_requests
@@ -30,6 +39,13 @@ def _approval_notice(decided: RequestPublic) -> str:
     return "account_opened" if decided.kind == RequestKind.new_account else "account_decommissioned"
 
 
+def _mine(session: Session, actor: Actor) -> list[RequestPublic]:
+    """The actor's own requests, newest first. ``list_requests`` has no requester filter, so
+    the requests the actor may see are narrowed here (their own are always among them)."""
+    seen = account_requests.list_requests(session, actor=actor)
+    return sorted((r for r in seen if r.requester == actor.email), key=lambda r: -r.id)
+
+
 @router.get("", response_class=HTMLResponse)
 def awaiting_me(
     request: Request, session: SessionDep, settings: SettingsDep, notice: str = ""
@@ -43,6 +59,7 @@ def awaiting_me(
         csrf=web.csrf,
         notice=render.notice(notice),
         requests=account_requests.list_requests(session, actor=actor, awaiting_me=True),
+        mine=_mine(session, actor),
     )
 
 
@@ -57,6 +74,7 @@ def _awaiting_me_with_error(
         csrf=web.csrf,
         status_code=error.status_code,
         requests=account_requests.list_requests(session, actor=actor, awaiting_me=True),
+        mine=_mine(session, actor),
         **render.error_context(error),
     )
 
@@ -111,11 +129,15 @@ def reject(
     return render.back("/console", "rejected")
 
 
-@router.get("/requests/{request_id}", response_class=HTMLResponse)
-def request_page(
-    request: Request, request_id: RowId, session: SessionDep, settings: SettingsDep
+def _request_page(
+    request: Request,
+    session: Session,
+    web: WebSession,
+    actor: Actor,
+    request_id: int,
+    **extra: Any,
 ) -> HTMLResponse:
-    web, actor = signed_in(request, session, settings)
+    """The request with its history, and the forms the actor may use on it now."""
     shown, error = attempt(
         request,
         session,
@@ -123,6 +145,12 @@ def request_page(
     )
     if error is not None:
         return render.error_page(request, error, title="Not available", actor=actor, csrf=web.csrf)
+    assert shown is not None  # attempt returns a result or a refusal
+    # The row show_request has just loaded (from the session, no second query): the
+    # permissions answer on it what the services would allow.
+    row = session.get(AccountRequest, request_id)
+    assert row is not None
+    is_open = row.state in OPEN_STATES
     events = (
         audit.list_events(session, actor=actor, entity=("request", request_id), limit=None)
         if permissions.can_read_audit(actor)
@@ -136,4 +164,43 @@ def request_page(
         csrf=web.csrf,
         r=shown,
         events=events,
+        may_withdraw=is_open and permissions.can_withdraw(actor, row),
+        may_decide=is_open and permissions.can_decide(actor, row),
+        ced_stage=row.state == RequestState.department_approved,
+        **extra,
     )
+
+
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+def request_page(
+    request: Request,
+    request_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    notice: str = "",
+) -> HTMLResponse:
+    web, actor = signed_in(request, session, settings)
+    return _request_page(request, session, web, actor, request_id, notice=render.notice(notice))
+
+
+@router.post("/requests/{request_id}/withdraw", response_class=HTMLResponse)
+def withdraw(
+    request: Request,
+    request_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    web, actor = posted(request, session, settings, csrf)
+    _, error = attempt(
+        request,
+        session,
+        lambda: account_requests.withdraw(session, actor=actor, request_id=request_id),
+    )
+    if error is not None:
+        shown = _request_page(
+            request, session, web, actor, request_id, **render.error_context(error)
+        )
+        shown.status_code = error.status_code
+        return shown
+    return render.back(f"/console/requests/{request_id}", "request_withdrawn")
