@@ -13,13 +13,14 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from registry.defaults import PAGE_MAX
 from registry.errors import CONCURRENT_CHANGE, DATA_REFUSED, RegistryError
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from registry.config import Settings
+    from registry.paging import Key, Page
     from registry.services.actors import Actor
     from vault import Keyring
 
@@ -40,6 +42,12 @@ AsOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON alone on stdout.")]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=1, max=PAGE_MAX, help="Show at most this many.")
+]
+AllOption = Annotated[bool, typer.Option("--all", help="Show every one (overrides --limit).")]
+
+T = TypeVar("T")
 
 # Characters a terminal obeys or hides rather than shows: controls (ESC starts escape
 # sequences that can set the clipboard, hide text or draw hyperlinks; CR overwrites the line),
@@ -219,6 +227,27 @@ def work(as_: str | None) -> Iterator[Work]:
     with database() as (settings, engine), session_scope(engine, session_info(settings)) as session:
         actor = actor_by_email(session, settings, as_)
         yield Work(session=session, settings=settings, actor=actor)
+
+
+def read_pages(
+    fetch: Callable[[int, Key | None], Page[T]], *, limit: int, every: bool = False
+) -> list[T]:
+    """The first ``limit`` rows of a list, saying on stderr when there are more; with
+    ``every``, every row, read a page of ``PAGE_MAX`` at a time. ``fetch(limit, after)`` reads
+    one page of the list."""
+    if not every:
+        page = fetch(limit, None)
+        if page.next is not None:
+            stderr.print(f"Showing the first {limit}; use --all for every one, or --limit.")
+        return list(page)
+    rows: list[T] = []
+    after: Key | None = None
+    while True:
+        page = fetch(PAGE_MAX, after)
+        rows.extend(page)
+        if page.next is None:
+            return rows
+        after = page.next
 
 
 def emit_json(value: Any) -> None:

@@ -12,3 +12,9 @@ TOKEN_DAYS = 90
 
 TOKEN_MAX_DAYS = 366
 """The longest an API token may last."""
+
+PAGE_LIMIT = 100
+"""Rows a list answers at a time unless asked for another number (the API and the CLI)."""
+
+PAGE_MAX = 1000
+"""The most rows a list answers at a time."""

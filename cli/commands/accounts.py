@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import (
+    AllOption,
     AsOption,
     JsonOption,
+    LimitOption,
     emit_fields,
     emit_json,
     emit_table,
     fail,
     progress_bar,
+    read_pages,
     stdout,
     work,
 )
+from registry.defaults import PAGE_LIMIT
 from registry.validation import MAX_ID
 
 if TYPE_CHECKING:
@@ -44,6 +48,8 @@ def accounts_list(
         str | None, typer.Option(help="pending, active, suspended, decommissioned.")
     ] = None,
     platform: Annotated[str | None, typer.Option(help="Platform name.")] = None,
+    limit: LimitOption = PAGE_LIMIT,
+    all_: AllOption = False,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -51,8 +57,18 @@ def accounts_list(
     from registry.services import accounts
 
     with work(as_) as w:
-        rows = accounts.list_accounts(
-            w.session, actor=w.actor, department=department, status=status, platform=platform
+        rows = read_pages(
+            lambda n, after: accounts.list_accounts(
+                w.session,
+                actor=w.actor,
+                department=department,
+                status=status,
+                platform=platform,
+                limit=n,
+                after=after,
+            ),
+            limit=limit,
+            every=all_,
         )
     if json_:
         emit_json(rows)

@@ -13,17 +13,21 @@ from typing import Annotated
 import typer
 
 from cli.common import (
+    AllOption,
     AsOption,
     JsonOption,
+    LimitOption,
     emit_json,
     emit_table,
     fail,
     json_escaped,
     printable,
+    read_pages,
     stderr,
     stdout,
     work,
 )
+from registry.defaults import PAGE_LIMIT
 from registry.errors import InvalidInput
 from registry.validation import parse_time
 
@@ -50,14 +54,19 @@ def audit_log(
     ] = None,
     since: Annotated[str | None, typer.Option(help="From this date/time (UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this date/time (UTC).")] = None,
+    limit: LimitOption = PAGE_LIMIT,
+    all_: AllOption = False,
     as_: AsOption = None,
     json_: Annotated[bool, typer.Option("--json", help="JSON Lines, one event a line.")] = False,
 ) -> None:
     """Read the audit log (CED, administrators, auditors)."""
+    from registry.models import AuditEventPublic
+    from registry.paging import Key, Page
     from registry.services import audit
 
     start, end = _when(since, "--since"), _when(until, "--until")
-    with work(as_) as w:
+
+    def page(n: int, after: Key | None) -> Page[AuditEventPublic]:
         events = audit.list_events(
             w.session,
             actor=w.actor,
@@ -66,8 +75,13 @@ def audit_log(
             action=action,
             since=start,
             until=end,
-            limit=None,
+            after_seq=after[0] if after else 0,
+            limit=n + 1,  # one more: is there a next page?
         )
+        return Page(events[:n], next=(events[n - 1].seq,) if len(events) > n else None)
+
+    with work(as_) as w:
+        events = read_pages(page, limit=limit, every=all_)
     if json_:
         for event in events:
             sys.stdout.write(json_escaped(event.model_dump_json()) + "\n")

@@ -6,7 +6,18 @@ from typing import Annotated
 
 import typer
 
-from cli.common import AsOption, JsonOption, emit_json, emit_table, stdout, work
+from cli.common import (
+    AllOption,
+    AsOption,
+    JsonOption,
+    LimitOption,
+    emit_json,
+    emit_table,
+    read_pages,
+    stdout,
+    work,
+)
+from registry.defaults import PAGE_LIMIT
 
 app = typer.Typer(help="Departments.", no_args_is_help=True)
 
@@ -32,16 +43,23 @@ def departments_add(
 
 
 @app.command("list")
-def departments_list(as_: AsOption = None, json_: JsonOption = False) -> None:
+def departments_list(
+    limit: LimitOption = PAGE_LIMIT,
+    all_: AllOption = False,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
     """List departments."""
     from registry.models import DepartmentPublic
     from registry.services import departments
 
     with work(as_) as w:
-        rows = [
-            DepartmentPublic.model_validate(d, from_attributes=True)
-            for d in departments.list_departments(w.session)
-        ]
+        found = read_pages(
+            lambda n, after: departments.list_departments(w.session, limit=n, after=after),
+            limit=limit,
+            every=all_,
+        )
+        rows = [DepartmentPublic.model_validate(d, from_attributes=True) for d in found]
     if json_:
         emit_json(rows)
     else:

@@ -6,7 +6,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import AsOption, JsonOption, emit_fields, emit_json, emit_table, stdout, work
+from cli.common import (
+    AllOption,
+    AsOption,
+    JsonOption,
+    LimitOption,
+    emit_fields,
+    emit_json,
+    emit_table,
+    read_pages,
+    stdout,
+    work,
+)
+from registry.defaults import PAGE_LIMIT
 from registry.enums import Role
 
 if TYPE_CHECKING:
@@ -59,6 +71,8 @@ def _people_table(rows: list[PersonPublic]) -> None:
 @app.command("list")
 def people_list(
     department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
+    limit: LimitOption = PAGE_LIMIT,
+    all_: AllOption = False,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -66,7 +80,13 @@ def people_list(
     from registry.services import people
 
     with work(as_) as w:
-        rows = people.list_people(w.session, actor=w.actor, department=department)
+        rows = read_pages(
+            lambda n, after: people.list_people(
+                w.session, actor=w.actor, department=department, limit=n, after=after
+            ),
+            limit=limit,
+            every=all_,
+        )
     if json_:
         emit_json(rows)
     else:

@@ -6,7 +6,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import AsOption, JsonOption, emit_fields, emit_json, emit_table, stdout, work
+from cli.common import (
+    AllOption,
+    AsOption,
+    JsonOption,
+    LimitOption,
+    emit_fields,
+    emit_json,
+    emit_table,
+    read_pages,
+    stdout,
+    work,
+)
+from registry.defaults import PAGE_LIMIT
 from registry.validation import MAX_ID
 
 if TYPE_CHECKING:
@@ -96,6 +108,8 @@ def request_list(
         bool, typer.Option("--awaiting-me", help="Only what you can decide now.")
     ] = False,
     department: Annotated[str | None, typer.Option(help="Department code.")] = None,
+    limit: LimitOption = PAGE_LIMIT,
+    all_: AllOption = False,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -103,8 +117,18 @@ def request_list(
     from registry.services import requests
 
     with work(as_) as w:
-        rows = requests.list_requests(
-            w.session, actor=w.actor, state=state, awaiting_me=awaiting_me, department=department
+        rows = read_pages(
+            lambda n, after: requests.list_requests(
+                w.session,
+                actor=w.actor,
+                state=state,
+                awaiting_me=awaiting_me,
+                department=department,
+                limit=n,
+                after=after,
+            ),
+            limit=limit,
+            every=all_,
         )
     if json_:
         emit_json(rows)

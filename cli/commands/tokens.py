@@ -7,8 +7,19 @@ from typing import Annotated
 
 import typer
 
-from cli.common import AsOption, JsonOption, emit_json, emit_table, stderr, stdout, work
-from registry.defaults import TOKEN_DAYS
+from cli.common import (
+    AllOption,
+    AsOption,
+    JsonOption,
+    LimitOption,
+    emit_json,
+    emit_table,
+    read_pages,
+    stderr,
+    stdout,
+    work,
+)
+from registry.defaults import PAGE_LIMIT, TOKEN_DAYS
 from registry.validation import MAX_ID
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -41,6 +52,8 @@ def tokens_create(
 @app.command("list")
 def tokens_list(
     email: Annotated[str | None, typer.Option(help="Whose tokens (administrators).")] = None,
+    limit: LimitOption = PAGE_LIMIT,
+    all_: AllOption = False,
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -48,7 +61,13 @@ def tokens_list(
     from registry.services import tokens
 
     with work(as_) as w:
-        rows = tokens.list_tokens(w.session, actor=w.actor, email=email)
+        rows = read_pages(
+            lambda n, after: tokens.list_tokens(
+                w.session, actor=w.actor, email=email, limit=n, after=after
+            ),
+            limit=limit,
+            every=all_,
+        )
     if json_:
         emit_json(rows)
     else:

@@ -23,6 +23,7 @@ from registry.models import (
     Person,
     utcnow,
 )
+from registry.paging import Key, Order, Page
 from registry.platforms import (
     Platform,
     get_platform,
@@ -395,6 +396,9 @@ def get_visible_account(session: Session, *, actor: Actor, account_id: int) -> A
     return account
 
 
+ORDER: Order[Account] = Order("accounts", [col(Account.id)], key=lambda a: (a.id,))
+
+
 def list_accounts(
     session: Session,
     *,
@@ -402,8 +406,11 @@ def list_accounts(
     department: str | None = None,
     status: str | None = None,
     platform: str | None = None,
-) -> list[AccountPublic]:
-    query = select(Account).order_by(col(Account.id))
+    limit: int | None = None,
+    after: Key | None = None,
+) -> Page[AccountPublic]:
+    """The accounts the actor may see, by id: ``limit`` of them after ``after`` (all if None)."""
+    query = select(Account)
     clause = _visible(actor)
     if clause is not None:
         query = query.where(clause)
@@ -416,7 +423,8 @@ def list_accounts(
         query = query.where(Account.status == chosen.value)
     if platform:
         query = query.where(Account.platform == get_platform(platform).name)
-    return to_public(session, list(session.exec(query)))
+    page = ORDER.fetch(session, query, limit=limit, after=after)
+    return page.map(lambda rows: to_public(session, rows))
 
 
 def show_account(session: Session, *, actor: Actor, account_id: int) -> AccountPublic:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry import permissions
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Department
+from registry.paging import Key, Order, Page
 from registry.services import audit
 from registry.services.actors import Actor
 from registry.validation import clean_text
@@ -54,9 +55,17 @@ def add_department(session: Session, *, actor: Actor | None, code: str, name: st
     return department
 
 
-def list_departments(session: Session) -> list[Department]:
-    """Every department, by code: anyone signed in may list them."""
-    return list(session.exec(select(Department).order_by(Department.code)))
+ORDER: Order[Department] = Order(
+    "departments", [col(Department.code), col(Department.id)], key=lambda d: (d.code, d.id)
+)
+
+
+def list_departments(
+    session: Session, *, limit: int | None = None, after: Key | None = None
+) -> Page[Department]:
+    """Every department, by code: anyone signed in may list them. ``limit`` of them after
+    ``after`` (all if None)."""
+    return ORDER.fetch(session, select(Department), limit=limit, after=after)
 
 
 def all_public(session: Session) -> list[Department]:

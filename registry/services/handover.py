@@ -56,6 +56,7 @@ from registry.models import (
     WebSession,
     utcnow,
 )
+from registry.paging import Key, Order, Page
 from registry.rules import holder_shortfalls
 from registry.services import accounts, audit
 from registry.services.actors import Actor, find_person, normalize_email, roles_of
@@ -494,11 +495,19 @@ def _apply(
 # ------------------------------------------------------------------------------ reading
 
 
-def list_handovers(session: Session, *, actor: Actor) -> list[HandoverReport]:
+ORDER: Order[Handover] = Order(
+    "handovers", [col(Handover.id)], key=lambda h: (h.id,), descending=True
+)
+
+
+def list_handovers(
+    session: Session, *, actor: Actor, limit: int | None = None, after: Key | None = None
+) -> Page[HandoverReport]:
+    """Handover records, newest first: ``limit`` of them after ``after`` (all if None)."""
     if not permissions.can_read_handovers(actor):
         raise permissions.refusal(actor, permissions.HANDOVER_READERS, to="read handover records")
-    rows = session.exec(select(Handover).order_by(col(Handover.id).desc())).all()
-    return [HandoverReport.model_validate(r.report) for r in rows]
+    page = ORDER.fetch(session, select(Handover), limit=limit, after=after)
+    return page.map(lambda rows: [HandoverReport.model_validate(r.report) for r in rows])
 
 
 def show_handover(session: Session, *, actor: Actor, handover_id: int) -> HandoverReport:

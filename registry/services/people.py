@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry import permissions
 from registry.config import Settings
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Department, Person, PersonPublic, PersonRole, Role
+from registry.paging import Key, Order, Page
 from registry.rules import check_government_email
 from registry.services import audit, departments
 from registry.services.actors import Actor, find_person, roles_of
@@ -98,16 +99,28 @@ def _public(person: Person, *, department: str, roles: Iterable[str]) -> PersonP
     )
 
 
+ORDER: Order[Person] = Order(
+    "people", [col(Person.email), col(Person.id)], key=lambda p: (p.email, p.id)
+)
+
+
 def list_people(
-    session: Session, *, actor: Actor, department: str | None = None
-) -> list[PersonPublic]:
-    """People the actor may see: everyone for CED, admins and auditors; else their department."""
-    query = select(Person).order_by(Person.email)
+    session: Session,
+    *,
+    actor: Actor,
+    department: str | None = None,
+    limit: int | None = None,
+    after: Key | None = None,
+) -> Page[PersonPublic]:
+    """People the actor may see: everyone for CED, admins and auditors; else their department.
+    By e-mail: ``limit`` of them after ``after`` (all if None)."""
+    query = select(Person)
     if department:
         query = query.where(Person.department_id == departments.get_by_code(session, department).id)
     if not permissions.can_see_all(actor):
         query = query.where(Person.department_id == actor.department_id)
-    return to_public(session, list(session.exec(query)))
+    page = ORDER.fetch(session, query, limit=limit, after=after)
+    return page.map(lambda rows: to_public(session, rows))
 
 
 def show_person(session: Session, *, actor: Actor, email: str) -> PersonPublic:

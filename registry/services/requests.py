@@ -41,6 +41,7 @@ from registry.models import (
     RequestState,
     utcnow,
 )
+from registry.paging import Key, Order, Page
 from registry.rules import Stage, holder_shortfalls
 from registry.services import access, accounts, audit, departments
 from registry.services.actors import Actor
@@ -513,6 +514,9 @@ def awaiting(actor: Actor) -> ColumnElement[bool]:
     return and_(or_(*clauses), col(AccountRequest.requester_id) != actor.id)
 
 
+ORDER: Order[AccountRequest] = Order("requests", [col(AccountRequest.id)], key=lambda r: (r.id,))
+
+
 def list_requests(
     session: Session,
     *,
@@ -520,8 +524,11 @@ def list_requests(
     state: str | None = None,
     awaiting_me: bool = False,
     department: str | None = None,
-) -> list[RequestPublic]:
-    query = select(AccountRequest).order_by(col(AccountRequest.id))
+    limit: int | None = None,
+    after: Key | None = None,
+) -> Page[RequestPublic]:
+    """The requests the actor may see, by id: ``limit`` of them after ``after`` (all if None)."""
+    query = select(AccountRequest)
     if not permissions.can_see_all(actor):
         query = query.where(
             or_(
@@ -538,7 +545,8 @@ def list_requests(
         )
     if awaiting_me:
         query = query.where(awaiting(actor))
-    return to_public(session, list(session.exec(query)))
+    page = ORDER.fetch(session, query, limit=limit, after=after)
+    return page.map(lambda rows: to_public(session, rows))
 
 
 def show_request(session: Session, *, actor: Actor, request_id: int) -> RequestPublic:

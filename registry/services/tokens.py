@@ -14,6 +14,7 @@ from registry.config import Settings
 from registry.defaults import TOKEN_DAYS, TOKEN_MAX_DAYS
 from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from registry.models import ApiToken, Person, PersonStatus, TokenCreated, TokenPublic, utcnow
+from registry.paging import Key, Order, Page
 from registry.services import audit
 from registry.services.actors import Actor, actor_by_id, find_person
 
@@ -136,9 +137,20 @@ def _public(row: ApiToken, *, person: str) -> TokenPublic:
     )
 
 
-def list_tokens(session: Session, *, actor: Actor, email: str | None = None) -> list[TokenPublic]:
-    """Tokens without their secrets: an administrator's choice of person, else the actor's own."""
-    query = select(ApiToken).order_by(col(ApiToken.id))
+ORDER: Order[ApiToken] = Order("tokens", [col(ApiToken.id)], key=lambda t: (t.id,))
+
+
+def list_tokens(
+    session: Session,
+    *,
+    actor: Actor,
+    email: str | None = None,
+    limit: int | None = None,
+    after: Key | None = None,
+) -> Page[TokenPublic]:
+    """Tokens without their secrets: an administrator's choice of person, else the actor's own.
+    By id: ``limit`` of them after ``after`` (all if None)."""
+    query = select(ApiToken)
     if email:
         # Authorize before looking the address up, so a refusal says nothing of whether
         # such a person exists.
@@ -150,7 +162,8 @@ def list_tokens(session: Session, *, actor: Actor, email: str | None = None) -> 
         query = query.where(ApiToken.person_id == person.id)
     elif not permissions.can_manage_tokens(actor):
         query = query.where(ApiToken.person_id == actor.id)
-    return to_public(session, list(session.exec(query)))
+    page = ORDER.fetch(session, query, limit=limit, after=after)
+    return page.map(lambda rows: to_public(session, rows))
 
 
 def revoke_token(session: Session, *, actor: Actor, token_id: int) -> TokenPublic:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from registry.defaults import PAGE_LIMIT
 from registry.errors import UnsupportedMediaType
 from registry.http.api.errors import error_responses
+from registry.http.api.paging import CursorQuery, LimitQuery, link_page
 from registry.http.deps import ActorDep, RowId, SessionDep, SettingsDep, raw_body
 from registry.models import AccountPublic
 from registry.schemas.api import ImportSummary, ReviewBody
@@ -27,15 +29,28 @@ CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
     responses=error_responses(401, 403, 404, 422),  # 404: no such ``department``
 )
 def list_accounts(
+    request: Request,
+    response: Response,
     session: SessionDep,
     actor: ActorDep,
     department: Annotated[str | None, Query(max_length=32)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
+    limit: LimitQuery = PAGE_LIMIT,
+    cursor: CursorQuery = None,
 ) -> list[AccountPublic]:
-    return accounts.list_accounts(
-        session, actor=actor, department=department, status=status, platform=platform
+    """The accounts you may see, by id, a page at a time (the next in the ``Link`` header)."""
+    page = accounts.list_accounts(
+        session,
+        actor=actor,
+        department=department,
+        status=status,
+        platform=platform,
+        limit=limit,
+        after=accounts.ORDER.decode(cursor),
     )
+    link_page(request, response, accounts.ORDER, page)
+    return page
 
 
 @router.get("/{account_id}", response_model=AccountPublic, responses=error_responses(401, 404, 422))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from registry.http.api.errors import error_responses
+from registry.http.api.paging import link_next
 from registry.http.deps import ActorDep, SessionDep, SettingsDep
 from registry.schemas.api import EventPage, IsoTime
 from registry.services import audit, compliance
@@ -17,6 +18,8 @@ router = APIRouter(tags=["audit"])
 
 @router.get("/audit/events", response_model=EventPage, responses=error_responses(401, 403, 422))
 def audit_events(
+    request: Request,
+    response: Response,
     session: SessionDep,
     actor: ActorDep,
     account_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -43,7 +46,10 @@ def audit_events(
         after_seq=after_seq,
         limit=limit,
     )
-    return EventPage(events=events, next_after_seq=events[-1].seq if len(events) == limit else None)
+    page = EventPage(events=events, next_after_seq=events[-1].seq if len(events) == limit else None)
+    if page.next_after_seq is not None:  # the same as ``next_after_seq``, for generic clients
+        link_next(request, response, after_seq=page.next_after_seq)
+    return page
 
 
 @router.get(

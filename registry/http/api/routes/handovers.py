@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
+from registry.defaults import PAGE_LIMIT
 from registry.http.api.errors import error_responses
+from registry.http.api.paging import CursorQuery, LimitQuery, link_page
 from registry.http.deps import ActorDep, RowId, SessionDep, SettingsDep
 from registry.models import HandoverCreate, HandoverReport
 from registry.services import handover
@@ -42,8 +44,20 @@ def run_handover(
 
 
 @router.get("", response_model=list[HandoverReport], responses=error_responses(401, 403, 422))
-def list_handovers(session: SessionDep, actor: ActorDep) -> list[HandoverReport]:
-    return handover.list_handovers(session, actor=actor)
+def list_handovers(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: LimitQuery = PAGE_LIMIT,
+    cursor: CursorQuery = None,
+) -> list[HandoverReport]:
+    """Handover records, newest first, a page at a time (the next in the ``Link`` header)."""
+    page = handover.list_handovers(
+        session, actor=actor, limit=limit, after=handover.ORDER.decode(cursor)
+    )
+    link_page(request, response, handover.ORDER, page)
+    return page
 
 
 @router.get(

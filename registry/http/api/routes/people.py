@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
+from registry.defaults import PAGE_LIMIT
 from registry.http.api.errors import error_responses
+from registry.http.api.paging import CursorQuery, LimitQuery, link_page
 from registry.http.deps import ActorDep, SessionDep, SettingsDep
 from registry.models import PersonCreate, PersonPublic
 from registry.services import people
@@ -18,9 +20,24 @@ router = APIRouter(prefix="/people", tags=["people"])
     responses=error_responses(401, 403, 404, 422),  # 404: no such ``department``
 )
 def list_people(
-    session: SessionDep, actor: ActorDep, department: str | None = Query(None, max_length=32)
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    department: str | None = Query(None, max_length=32),
+    limit: LimitQuery = PAGE_LIMIT,
+    cursor: CursorQuery = None,
 ) -> list[PersonPublic]:
-    return people.list_people(session, actor=actor, department=department)
+    """The people you may see, by e-mail, a page at a time (the next in the ``Link`` header)."""
+    page = people.list_people(
+        session,
+        actor=actor,
+        department=department,
+        limit=limit,
+        after=people.ORDER.decode(cursor),
+    )
+    link_page(request, response, people.ORDER, page)
+    return page
 
 
 @router.post(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
+from registry.defaults import PAGE_LIMIT
 from registry.http.api.errors import error_responses
+from registry.http.api.paging import CursorQuery, LimitQuery, link_page
 from registry.http.deps import ActorDep, RowId, SessionDep, SettingsDep
 from registry.models import RequestPublic
 from registry.schemas.api import ApproveBody, DecommissionBody, NewRequestBody, RejectBody
@@ -57,15 +59,28 @@ def submit_request(
     responses=error_responses(401, 403, 404, 422),  # 404: no such ``department``
 )
 def list_requests(
+    request: Request,
+    response: Response,
     session: SessionDep,
     actor: ActorDep,
     state: Annotated[str | None, Query(max_length=32)] = None,
     department: Annotated[str | None, Query(max_length=32)] = None,
     awaiting_me: bool = False,
+    limit: LimitQuery = PAGE_LIMIT,
+    cursor: CursorQuery = None,
 ) -> list[RequestPublic]:
-    return account_requests.list_requests(
-        session, actor=actor, state=state, department=department, awaiting_me=awaiting_me
+    """The requests you may see, by id, a page at a time (the next in the ``Link`` header)."""
+    page = account_requests.list_requests(
+        session,
+        actor=actor,
+        state=state,
+        department=department,
+        awaiting_me=awaiting_me,
+        limit=limit,
+        after=account_requests.ORDER.decode(cursor),
     )
+    link_page(request, response, account_requests.ORDER, page)
+    return page
 
 
 @router.get("/{request_id}", response_model=RequestPublic, responses=error_responses(401, 404, 422))
