@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from registry.services import accounts, credentials, requests, tokens
-from tests.conftest import FreshDatabase
+from tests.conftest import FreshDatabase, new_database
 from tests.factories import CAST, World
 from vault import Secret
 
@@ -220,19 +221,20 @@ def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     )
 
 
-@pytest.fixture
-def registry(fresh_db: FreshDatabase, tmp_path: Path) -> Iterator[Registry]:
-    """A fresh registry database (SQLite or PostgreSQL) served by a real uvicorn process."""
-    issued, ag, health, request_id = _seed(fresh_db)
+@contextmanager
+def serving(db: FreshDatabase, folder: Path) -> Iterator[Registry]:
+    """The small world seeded into ``db``, served by a real uvicorn process (its log in
+    ``folder``) until the block ends."""
+    issued, ag, health, request_id = _seed(db)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "REGISTRY_DATABASE_URL": fresh_db.url,
-        "REGISTRY_KEYRING": str(fresh_db.keyring_path),
+        "REGISTRY_DATABASE_URL": db.url,
+        "REGISTRY_KEYRING": str(db.keyring_path),
     }
     env.pop("REGISTRY_ACTOR", None)
-    log = tmp_path / "server.log"
+    log = folder / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -249,7 +251,7 @@ def registry(fresh_db: FreshDatabase, tmp_path: Path) -> Iterator[Registry]:
                 "1",
             ],
             env=env,
-            cwd=tmp_path,
+            cwd=folder,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -257,7 +259,7 @@ def registry(fresh_db: FreshDatabase, tmp_path: Path) -> Iterator[Registry]:
         _wait_until_up(proc, url, log)
         yield Registry(
             url=url,
-            db=fresh_db,
+            db=db,
             tokens=issued,
             ag_account=ag,
             health_account=health,
@@ -270,6 +272,22 @@ def registry(fresh_db: FreshDatabase, tmp_path: Path) -> Iterator[Registry]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def registry(fresh_db: FreshDatabase, tmp_path: Path) -> Iterator[Registry]:
+    """A fresh registry database (SQLite or PostgreSQL) served by a real uvicorn process."""
+    with serving(fresh_db, tmp_path) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """One registry server for a whole module, for tests that only look (or are refused):
+    the world it starts with must be the same for every test of the module."""
+    folder = tmp_path_factory.mktemp("registry")
+    with contextmanager(new_database)(folder) as db, serving(db, folder) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
