@@ -200,6 +200,12 @@ MATRIX: dict[str, dict[str, Expect]] = {
                                         M(LOGIN, 403, 404, 403, 200, 403, 403, 200, LOGIN),
     "POST /console/accounts/{account_id}/reveal:totp_seed":
                                         M(LOGIN, 403, 404, 403, 200, 403, 403, 403, LOGIN),
+    # recording a review is CED's alone (403 before the account is looked up, as the API)
+    "POST /console/accounts/{account_id}/review":
+                                        M(LOGIN, 403, 403, 403, 303, 403, 403, 403, LOGIN),
+    # asking for decommissioning follows POST /requests:decommission (own department, CED any)
+    "POST /console/accounts/{account_id}/decommission":
+                                        M(LOGIN, 303, 404, 303, 303, 403, 403, 303, LOGIN),
     "GET /console/compliance":          M(LOGIN, 200, 200, 200, 200, 200, 200, 200, LOGIN),
     # the empty form shows no data; running a handover is for CED and administrators
     "GET /console/handover":            M(LOGIN, 403, 403, 403, 200, 200, 403, 403, LOGIN),
@@ -654,6 +660,12 @@ CALLS: dict[str, Call] = {
         audits=("credential.revealed",),
         refusal=REVEAL_REFUSED,
         shows="the TOTP seed",
+    ),
+    "POST /console/accounts/{account_id}/review": page(
+        "POST", "/console/accounts/{account}/review", {"note": "Checked"}, writes=True
+    ),
+    "POST /console/accounts/{account_id}/decommission": page(
+        "POST", "/console/accounts/{account}/decommission", {"reason": "Ended"}, writes=True
     ),
     "GET /console/compliance": page("GET", "/console/compliance"),
     "GET /console/handover": page("GET", "/console/handover"),

@@ -7,9 +7,10 @@ import re
 
 import pytest
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlmodel import Session, select
 
 from registry.errors import CONCURRENT_CHANGE, DATA_REFUSED, DATABASE_UNAVAILABLE
-from registry.models import AccountRequest
+from registry.models import AccountRequest, AuditEvent
 from registry.services import compliance
 from tests.conftest import Api, assert_refused, csrf_of
 from tests.factories import CAST
@@ -339,6 +340,132 @@ class TestWhatEachPersonSees:
         assert hlt.status_code == 200 and "ManitobaAg" not in hlt.text
         unknown = api.client.get("/console/accounts", params={"department": "NOPE"})
         assert unknown.status_code == 404 and "NOPE" in unknown.text
+
+
+def _reviews(api: Api, account_id: int) -> list[dict[str, object]]:
+    """The details of the account's ``account.reviewed`` audit events."""
+    with Session(api.db.engine) as session:
+        events = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "account.reviewed",
+                AuditEvent.entity_type == "account",
+                AuditEvent.entity_id == account_id,
+            )
+        ).all()
+        return [dict(e.details) for e in events]
+
+
+class TestReviewOnTheAccountPage:
+    def test_ced_records_a_review_and_is_sent_back_with_a_notice(
+        self, api: Api, account_id: int
+    ) -> None:
+        csrf = api.sign_in("ced1")
+        page = api.client.get(f"/console/accounts/{account_id}")
+        assert f'action="/console/accounts/{account_id}/review"' in page.text
+        assert '<label for="review-note">Note (optional)</label>' in page.text
+        sent = api.client.post(
+            f"/console/accounts/{account_id}/review",
+            data={"csrf": csrf, "note": "Checked the posts"},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303, sent.text
+        assert sent.headers["location"] == (
+            f"/console/accounts/{account_id}?notice=review_recorded"
+        )
+        shown = api.client.get(sent.headers["location"])
+        assert "The review is recorded" in shown.text
+        [details] = _reviews(api, account_id)
+        assert details["note"] == "Checked the posts"
+        account = api.client.get(f"/accounts/{account_id}", headers=api.headers("ced1")).json()
+        assert account["last_reviewed_at"] is not None
+        assert account["next_review_on"] == details["next_review_on"]
+        assert f"<td>{account['next_review_on']}</td>" in shown.text
+
+    def test_a_requester_sees_no_form_and_is_refused(self, api: Api, account_id: int) -> None:
+        csrf = api.sign_in("agr_requester")
+        page = api.client.get(f"/console/accounts/{account_id}")
+        assert page.status_code == 200
+        assert f'action="/console/accounts/{account_id}/review"' not in page.text
+        refused = api.client.post(
+            f"/console/accounts/{account_id}/review", data={"csrf": csrf, "note": "x"}
+        )
+        assert refused.status_code == 403
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "may not record account reviews" in refused.text
+        assert "ManitobaAg" in refused.text  # the account page, with the refusal
+        assert _reviews(api, account_id) == []
+        account = api.client.get(f"/accounts/{account_id}", headers=api.headers("ced1")).json()
+        assert account["last_reviewed_at"] is None
+
+    def test_the_review_needs_the_csrf_token(self, api: Api, account_id: int) -> None:
+        api.sign_in("ced1")
+        response = api.client.post(
+            f"/console/accounts/{account_id}/review", data={"note": "x"}, follow_redirects=False
+        )
+        assert response.status_code == 403 and "reload the page" in response.text
+        assert _reviews(api, account_id) == []
+
+
+class TestDecommissionOnTheAccountPage:
+    def test_a_requester_asks_and_is_sent_to_the_new_request(
+        self, api: Api, account_id: int
+    ) -> None:
+        csrf = api.sign_in("agr_requester")
+        page = api.client.get(f"/console/accounts/{account_id}")
+        assert f'action="/console/accounts/{account_id}/decommission"' in page.text
+        assert '<label for="decommission-reason">Reason</label>' in page.text
+        sent = api.client.post(
+            f"/console/accounts/{account_id}/decommission",
+            data={"csrf": csrf, "reason": "The program has ended"},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303, sent.text
+        [rid] = re.findall(
+            r"^/console/requests/(\d+)\?notice=request_submitted$", sent.headers["location"]
+        )
+        shown = api.client.get(sent.headers["location"]).text
+        assert "Your request is submitted" in shown and "The program has ended" in shown
+        with Session(api.db.engine) as session:
+            row = session.get(AccountRequest, int(rid))
+            assert row is not None
+            assert (row.kind, row.account_id) == ("decommission", account_id)
+        again = api.client.post(
+            f"/console/accounts/{account_id}/decommission",
+            data={"csrf": csrf, "reason": "Twice"},
+        )
+        assert again.status_code == 409 and f"already requested in request {rid}" in again.text
+        assert api.count(AccountRequest) == 1
+
+    def test_a_blank_reason_is_refused_and_nothing_is_created(
+        self, api: Api, account_id: int
+    ) -> None:
+        csrf = api.sign_in("agr_requester")
+        refused = api.client.post(
+            f"/console/accounts/{account_id}/decommission", data={"csrf": csrf, "reason": " "}
+        )
+        assert refused.status_code == 422, refused.text
+        assert "Reason must not be blank" in refused.text and "ManitobaAg" in refused.text
+        assert api.count(AccountRequest) == 0
+
+    def test_the_request_needs_the_csrf_token(self, api: Api, account_id: int) -> None:
+        api.sign_in("agr_requester")
+        response = api.client.post(
+            f"/console/accounts/{account_id}/decommission", data={"reason": "Ended"}
+        )
+        assert response.status_code == 403 and "reload the page" in response.text
+        assert api.count(AccountRequest) == 0
+
+    def test_who_may_not_ask_sees_no_form_and_is_refused(self, api: Api, account_id: int) -> None:
+        csrf = api.sign_in("auditor")  # sees every department, asks only for FIN
+        page = api.client.get(f"/console/accounts/{account_id}")
+        assert page.status_code == 200
+        assert f'action="/console/accounts/{account_id}/decommission"' not in page.text
+        refused = api.client.post(
+            f"/console/accounts/{account_id}/decommission",
+            data={"csrf": csrf, "reason": "Ended"},
+        )
+        assert refused.status_code == 403 and "only submit requests" in refused.text
+        assert api.count(AccountRequest) == 0
 
 
 class TestRefusalsOnPages:

@@ -89,6 +89,7 @@ NOTICES: dict[str, str] = {
     "rejected": "The request is rejected.",
     "request_submitted": "Your request is submitted; it now awaits your department's executive.",
     "request_withdrawn": "The request is withdrawn.",
+    "review_recorded": "The review is recorded; the next review date is set.",
 }
 
 

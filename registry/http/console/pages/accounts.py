@@ -1,22 +1,25 @@
-"""The accounts the signed-in person may see, one account, and revealing a credential."""
+"""The accounts the signed-in person may see, one account, and what may be done with it:
+revealing a credential, recording a review, asking for it to be decommissioned."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from registry import permissions
 from registry.config import Settings
+from registry.errors import RegistryError
 from registry.http.console import render
 from registry.http.console.deps import attempt, posted, signed_in
 from registry.http.deps import RowId, SessionDep, SettingsDep, VaultOpenerDep
-from registry.models import AccountPublic, AccountStatus, WebSession
+from registry.models import Account, AccountPublic, AccountStatus, WebSession
 from registry.permissions import Actor
 from registry.platforms import PLATFORMS
 from registry.services import accounts, audit, compliance, credentials
+from registry.services import requests as account_requests
 
 router = APIRouter(prefix="/console/accounts")
 
@@ -94,14 +97,24 @@ def _account_page(
     web: WebSession,
     actor: Actor,
     account_id: int,
+    refusal: RegistryError | None = None,
     **extra: Any,
 ) -> HTMLResponse:
+    """The account with what the actor may do on it; with ``refusal``, the page shows why an
+    action on it was refused (alone, when the account itself is not shown to the actor: a
+    refusal by role says nothing about the account)."""
     shown, error = attempt(
         request, session, lambda: accounts.show_account(session, actor=actor, account_id=account_id)
     )
     if error is not None:
-        return render.error_page(request, error, title="Not available", actor=actor, csrf=web.csrf)
+        return render.error_page(
+            request, refusal or error, title="Not available", actor=actor, csrf=web.csrf
+        )
     assert shown is not None  # attempt returns a result or a refusal
+    # The row show_account has just loaded (from the session, no second query): the
+    # permissions answer on it what the services would allow.
+    row = session.get(Account, account_id)
+    assert row is not None
     report = compliance.report(session, settings=settings, actor=actor, account_id=account_id)
     events = (
         audit.list_events(session, actor=actor, account_id=account_id, limit=None)
@@ -118,16 +131,88 @@ def _account_page(
         findings=report.findings,
         events=events,
         creds=credentials.status(session, actor=actor, account_id=account_id),
+        may_review=shown.status != AccountStatus.decommissioned and permissions.can_review(actor),
+        may_decommission=shown.status == AccountStatus.active
+        and permissions.can_submit_for(actor, row.department_id),
+        **render.error_context(refusal),
         **extra,
     )
 
 
 @router.get("/{account_id}", response_class=HTMLResponse)
 def account_page(
-    request: Request, account_id: RowId, session: SessionDep, settings: SettingsDep
+    request: Request,
+    account_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    notice: str = "",
 ) -> HTMLResponse:
     web, actor = signed_in(request, session, settings)
-    return _account_page(request, session, settings, web, actor, account_id)
+    return _account_page(
+        request, session, settings, web, actor, account_id, notice=render.notice(notice)
+    )
+
+
+def _account_page_with_error(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    web: WebSession,
+    actor: Actor,
+    account_id: int,
+    error: RegistryError,
+) -> HTMLResponse:
+    """The account page showing a refusal, with the refusal's status."""
+    shown = _account_page(request, session, settings, web, actor, account_id, refusal=error)
+    shown.status_code = error.status_code
+    return shown
+
+
+@router.post("/{account_id}/review", response_class=HTMLResponse)
+def review(
+    request: Request,
+    account_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """CED records the periodic review of the account (rule 7)."""
+    web, actor = posted(request, session, settings, csrf)
+    _, error = attempt(
+        request,
+        session,
+        lambda: accounts.review(
+            session, settings=settings, actor=actor, account_id=account_id, note=note
+        ),
+    )
+    if error is not None:
+        return _account_page_with_error(request, session, settings, web, actor, account_id, error)
+    return render.back(f"/console/accounts/{account_id}", "review_recorded")
+
+
+@router.post("/{account_id}/decommission", response_class=HTMLResponse)
+def request_decommission(
+    request: Request,
+    account_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Ask for the account to be decommissioned; the request then goes through both approvals."""
+    web, actor = posted(request, session, settings, csrf)
+    submitted, error = attempt(
+        request,
+        session,
+        lambda: account_requests.submit_decommission(
+            session, actor=actor, account_id=account_id, reason=reason
+        ),
+    )
+    if error is not None:
+        return _account_page_with_error(request, session, settings, web, actor, account_id, error)
+    assert submitted is not None  # attempt returns a result or a refusal
+    return render.back(f"/console/requests/{submitted.id}", "request_submitted")
 
 
 @router.post("/{account_id}/reveal", response_class=HTMLResponse)
