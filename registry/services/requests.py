@@ -524,10 +524,12 @@ def list_requests(
     state: str | None = None,
     awaiting_me: bool = False,
     department: str | None = None,
+    mine: bool = False,
     limit: int | None = None,
     after: Key | None = None,
 ) -> Page[RequestPublic]:
-    """The requests the actor may see, by id: ``limit`` of them after ``after`` (all if None)."""
+    """The requests the actor may see, by id: ``limit`` of them after ``after`` (all if None);
+    ``mine``: only those the actor asked for."""
     query = select(AccountRequest)
     if not permissions.can_see_all(actor):
         query = query.where(
@@ -545,6 +547,8 @@ def list_requests(
         )
     if awaiting_me:
         query = query.where(awaiting(actor))
+    if mine:
+        query = query.where(col(AccountRequest.requester_id) == actor.id)
     page = ORDER.fetch(session, query, limit=limit, after=after)
     return page.map(lambda rows: to_public(session, rows))
 

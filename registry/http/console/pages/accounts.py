@@ -101,8 +101,8 @@ def _account_page(
     **extra: Any,
 ) -> HTMLResponse:
     """The account with what the actor may do on it; with ``refusal``, the page shows why an
-    action on it was refused (alone, when the account itself is not shown to the actor: a
-    refusal by role says nothing about the account)."""
+    action on it was refused, with the refusal's status (alone, when the account itself is not
+    shown to the actor: a refusal by role says nothing about the account)."""
     shown, error = attempt(
         request, session, lambda: accounts.show_account(session, actor=actor, account_id=account_id)
     )
@@ -125,6 +125,7 @@ def _account_page(
         request,
         "accounts/account.html",
         title=f"{shown.platform} @{shown.handle}",
+        status_code=200 if refusal is None else refusal.status_code,
         actor=actor,
         csrf=web.csrf,
         a=shown,
@@ -153,21 +154,6 @@ def account_page(
     )
 
 
-def _account_page_with_error(
-    request: Request,
-    session: Session,
-    settings: Settings,
-    web: WebSession,
-    actor: Actor,
-    account_id: int,
-    error: RegistryError,
-) -> HTMLResponse:
-    """The account page showing a refusal, with the refusal's status."""
-    shown = _account_page(request, session, settings, web, actor, account_id, refusal=error)
-    shown.status_code = error.status_code
-    return shown
-
-
 @router.post("/{account_id}/review", response_class=HTMLResponse)
 def review(
     request: Request,
@@ -187,7 +173,7 @@ def review(
         ),
     )
     if error is not None:
-        return _account_page_with_error(request, session, settings, web, actor, account_id, error)
+        return _account_page(request, session, settings, web, actor, account_id, refusal=error)
     return render.back(f"/console/accounts/{account_id}", "review_recorded")
 
 
@@ -210,7 +196,7 @@ def request_decommission(
         ),
     )
     if error is not None:
-        return _account_page_with_error(request, session, settings, web, actor, account_id, error)
+        return _account_page(request, session, settings, web, actor, account_id, refusal=error)
     assert submitted is not None  # attempt returns a result or a refusal
     return render.back(f"/console/requests/{submitted.id}", "request_submitted")
 
@@ -247,10 +233,8 @@ def reveal(
         web,
         actor,
         account_id,
+        refusal=error,
         revealed=revealed.public() if revealed else None,
-        **render.error_context(error),
     )
     shown.headers["Pragma"] = "no-cache"  # render.page already says Cache-Control: no-store
-    if error is not None:
-        shown.status_code = error.status_code
     return shown

@@ -40,10 +40,8 @@ def _approval_notice(decided: RequestPublic) -> str:
 
 
 def _mine(session: Session, actor: Actor) -> list[RequestPublic]:
-    """The actor's own requests, newest first. ``list_requests`` has no requester filter, so
-    the requests the actor may see are narrowed here (their own are always among them)."""
-    seen = account_requests.list_requests(session, actor=actor)
-    return sorted((r for r in seen if r.requester == actor.email), key=lambda r: -r.id)
+    """The actor's own requests, newest first."""
+    return list(reversed(account_requests.list_requests(session, actor=actor, mine=True)))
 
 
 @router.get("", response_class=HTMLResponse)
