@@ -36,18 +36,27 @@ CURSOR_MAX_LENGTH = 1024  # a key of a 254-character e-mail and an id, encoded, 
 KEY_TEXT_MAX_LENGTH = 254  # the longest text in a key (an e-mail)
 
 
-class Page(list[T], Generic[T]):
-    """A page of a list: the items, and ``next``, the key to start the following page after
-    (None on the last page). It is a list, so a caller that wants every row (``limit=None``)
-    uses it as one."""
+class Before(tuple[Any, ...]):
+    """A key to read backwards from: the page of rows just before it (the console's Previous
+    link). A plain tuple key reads forwards, after it."""
 
-    def __init__(self, items: Iterable[T] = (), next: Key | None = None) -> None:
+
+class Page(list[T], Generic[T]):
+    """A page of a list: the items; ``next``, the key to start the following page after (None
+    on the last page); and ``prev``, the key to read the page before from (None on the first
+    page, or when the page was read from the start). It is a list, so a caller that wants every
+    row (``limit=None``) uses it as one."""
+
+    def __init__(
+        self, items: Iterable[T] = (), next: Key | None = None, prev: Key | None = None
+    ) -> None:
         super().__init__(items)
         self.next = next
+        self.prev = prev
 
     def map(self, convert: Callable[[list[T]], list[U]]) -> Page[U]:
         """The same page with its items converted (rows to their public schema)."""
-        return Page(convert(list(self)), next=self.next)
+        return Page(convert(list(self)), next=self.next, prev=self.prev)
 
 
 @dataclass(frozen=True)
@@ -60,36 +69,59 @@ class Order(Generic[R]):
     key: Callable[[R], Key]
     descending: bool = False
 
-    def order_by(self, query: SelectOfScalar[R]) -> SelectOfScalar[R]:
-        return query.order_by(*(c.desc() if self.descending else c for c in self.columns))
+    def order_by(self, query: SelectOfScalar[R], *, backwards: bool = False) -> SelectOfScalar[R]:
+        down = self.descending != backwards
+        return query.order_by(*(c.desc() if down else c for c in self.columns))
 
-    def after(self, key: Key) -> ColumnElement[bool]:
-        """The rows after ``key`` in this order: (a, b) > (x, y) as a > x or (a = x and b > y)."""
+    def after(self, key: Key, *, backwards: bool = False) -> ColumnElement[bool]:
+        """The rows after ``key`` in this order (before it if ``backwards``): (a, b) > (x, y)
+        as a > x or (a = x and b > y)."""
+        down = self.descending != backwards
         terms = []
         for i, column in enumerate(self.columns):
             ties = [c == v for c, v in zip(self.columns[:i], key, strict=False)]
-            terms.append(and_(*ties, column < key[i] if self.descending else column > key[i]))
+            terms.append(and_(*ties, column < key[i] if down else column > key[i]))
         return or_(*terms)
 
     def fetch(
         self, session: Session, query: SelectOfScalar[R], *, limit: int | None, after: Key | None
     ) -> Page[R]:
         """The page of ``query``'s rows after ``after`` (from the start if None): ``limit`` of
-        them (every one if None), and the key to go on from when there are more."""
+        them (every one if None), and the key to go on from when there are more. A
+        :class:`Before` key reads the ``limit`` rows just before it instead, still in order."""
+        if isinstance(after, Before):
+            return self._fetch_before(session, query, limit=limit, before=after)
         if after is not None:
             query = query.where(self.after(after))
         query = self.order_by(query)
         if limit is None:
             return Page(session.exec(query).all())
         rows = list(session.exec(query.limit(limit + 1)))
+        # Read from a cursor, the page has one before it: the rows before its first.
+        prev = None if after is None else Before(self.key(rows[0]) if rows else after)
         if len(rows) <= limit:
-            return Page(rows)
-        return Page(rows[:limit], next=self.key(rows[limit - 1]))
+            return Page(rows, prev=prev)
+        return Page(rows[:limit], next=self.key(rows[limit - 1]), prev=prev)
+
+    def _fetch_before(
+        self, session: Session, query: SelectOfScalar[R], *, limit: int | None, before: Before
+    ) -> Page[R]:
+        query = self.order_by(query.where(self.after(before, backwards=True)), backwards=True)
+        rows = list(session.exec(query if limit is None else query.limit(limit + 1)))
+        more = limit is not None and len(rows) > limit
+        rows = rows[:limit] if limit is not None else rows
+        rows.reverse()
+        # The page read had rows after it (those the cursor came from): its next starts there.
+        nxt = self.key(rows[-1]) if rows else None
+        return Page(rows, next=nxt, prev=Before(self.key(rows[0])) if more else None)
 
     # ------------------------------------------------------------------ the cursor
 
     def encode(self, key: Key) -> str:
-        data = json.dumps({"l": self.name, "k": list(key)}, separators=(",", ":"))
+        body: dict[str, Any] = {"l": self.name, "k": list(key)}
+        if isinstance(key, Before):
+            body["b"] = 1
+        data = json.dumps(body, separators=(",", ":"))
         return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
 
     def decode(self, cursor: str | None) -> Key | None:
@@ -106,7 +138,10 @@ class Order(Generic[R]):
             raise InvalidInput(BAD_CURSOR)
         if not all(_fits(c, v) for c, v in zip(self.columns, values, strict=True)):
             raise InvalidInput(BAD_CURSOR)
-        return tuple(values)
+        backwards = data.get("b", 0)
+        if backwards not in (0, 1) or type(backwards) is not int:
+            raise InvalidInput(BAD_CURSOR)
+        return Before(values) if backwards else tuple(values)
 
 
 def _fits(column: Any, value: object) -> bool:

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from registry.models import Handover, Person
-from registry.paging import BAD_CURSOR
+from registry.paging import BAD_CURSOR, Before, Order
 from registry.services import departments
 from tests.conftest import Api, Cli
 from tests.factories import CAST, NEW_REQUEST, World
@@ -371,3 +371,39 @@ class TestCliLimitAndAll:
     def test_limit_out_of_bounds_is_refused(self, filled: Api, cli: Cli, limit: str) -> None:
         result = cli("people", "list", "--limit", limit, "--as", CAST["admin"][0])
         assert result.exit_code == 2 and "--limit" in result.stderr
+
+
+class TestReadingBackwards:
+    """The console's Previous link: a backward cursor reads the page just before, in order."""
+
+    @pytest.mark.parametrize("descending", [False, True])
+    def test_back_and_forth_cover_every_row_once(self, filled: Api, descending: bool) -> None:
+        order: Order[Person] = Order(
+            "people-test",
+            [col(Person.email), col(Person.id)],
+            key=lambda p: (p.email, p.id),
+            descending=descending,
+        )
+        with filled.db.scope() as session:
+            everyone = [p.id for p in order.fetch(session, select(Person), limit=None, after=None)]
+            forward = [order.fetch(session, select(Person), limit=3, after=None)]
+            while forward[-1].next is not None:
+                key = order.decode(order.encode(forward[-1].next))
+                forward.append(order.fetch(session, select(Person), limit=3, after=key))
+            assert [p.id for page in forward for p in page] == everyone
+            assert forward[0].prev is None and all(p.prev is not None for p in forward[1:])
+            # From the last page back to the first with the Previous cursors.
+            backward = [forward[-1]]
+            while backward[-1].prev is not None:
+                key = order.decode(order.encode(backward[-1].prev))
+                assert isinstance(key, Before)
+                backward.append(order.fetch(session, select(Person), limit=3, after=key))
+            assert [[p.id for p in page] for page in reversed(backward)] == [
+                [p.id for p in page] for page in forward
+            ]
+            assert all(page.next is not None for page in backward[1:])
+
+    def test_a_backward_flag_other_than_one_is_refused(self, api: Api) -> None:
+        forged = cursor_of({"l": "people", "k": ["a@gov.mb.ca", 1], "b": 2})
+        response = api.client.get(f"/people?cursor={forged}", headers=api.headers("admin"))
+        assert response.status_code == 422 and response.json()["detail"] == BAD_CURSOR
