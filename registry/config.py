@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cached_property
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "REGISTRY_"
@@ -46,6 +47,38 @@ class Settings(BaseSettings):
         description="Comma-separated addresses or networks of the TLS proxies trusted to say "
         "how a client connected (or * for any: only when nothing else can reach the port).",
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where people reach the service: links in e-mails and the single sign-on "
+        "redirect URI ({public_url}/auth/callback).",
+    )
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer URL (discovery at "
+        "/.well-known/openid-configuration); empty: no single sign-on.",
+    )
+    oidc_client_id: str = Field(
+        default="",
+        validate_default=True,
+        description="The registry's client id at the identity provider.",
+    )
+    oidc_client_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="The registry's client secret (empty: a public client, PKCE alone).",
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile", description="Scopes asked for at sign-in."
+    )
+    console_token_signin: bool = Field(
+        default=True,
+        description="Whether the console also accepts an API token at sign-in.",
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A console session unused this long ends."
+    )
+    session_max_hours: int = Field(
+        default=12, ge=1, le=7 * 24, description="A console session ends this long after sign-in."
+    )
 
     @field_validator("database_url", "keyring", "gov_domains", "ced_department")
     @classmethod
@@ -68,6 +101,43 @@ class Settings(BaseSettings):
     def _proxies(cls, value: str) -> str:
         return trusted_proxies(value)
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return web_origin(value, what="address")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return ""
+        web_origin(value, what="issuer", paths=True)
+        if not value.startswith("https://") and not _is_loopback(value):
+            raise ValueError("an issuer is reached over https (plain http only on loopback)")
+        return value
+
+    @field_validator("oidc_client_id")
+    @classmethod
+    def _client_id(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if info.data.get("oidc_issuer") and not value:
+            raise ValueError("single sign-on needs the registry's client id at the issuer")
+        return value
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _scopes(cls, value: str) -> str:
+        scopes = value.split()
+        if "openid" not in scopes:
+            raise ValueError("the scopes must include openid")
+        return " ".join(dict.fromkeys(scopes))
+
+    @property
+    def sso_enabled(self) -> bool:
+        """Whether single sign-on is configured (an issuer is set)."""
+        return bool(self.oidc_issuer)
+
     @cached_property
     def approved_domains(self) -> tuple[str, ...]:
         """The approved domains, lower case, without blanks or duplicates."""
@@ -81,6 +151,30 @@ def _domains(text: str) -> tuple[str, ...]:
         if domain:
             seen[domain] = None
     return tuple(seen)
+
+
+def web_origin(text: str, *, what: str, paths: bool = False) -> str:
+    """``text`` as an http(s) URL without a trailing slash, query or fragment (and, unless
+    ``paths``, without a path), or ValueError with a reason."""
+    value = text.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"the {what} must be an http:// or https:// URL")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"the {what} must have no query, fragment or user name")
+    if parts.path and not paths:
+        raise ValueError(f"the {what} must have no path (as in https://registry.gov.mb.ca)")
+    return value
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def trusted_proxies(text: str) -> str:

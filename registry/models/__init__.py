@@ -20,7 +20,8 @@ from registry.models.handover import (
     HandoverReport,
     MovedRequest,
 )
-from registry.models.person import Person, PersonCreate, PersonPublic, PersonRole
+from registry.models.identity import PersonIdentity, SsoLogin
+from registry.models.person import Person, PersonCreate, PersonPublic, PersonRole, PersonUpdate
 from registry.models.request import (
     OPEN_STATES,
     AccountRequest,
@@ -65,15 +66,18 @@ __all__ = [
     "NewAccountRequest",
     "Person",
     "PersonCreate",
+    "PersonIdentity",
     "PersonPublic",
     "PersonRole",
     "PersonStatus",
+    "PersonUpdate",
     "RequestHolder",
     "RequestKind",
     "RequestPublic",
     "RequestState",
     "RevealedCredential",
     "Role",
+    "SsoLogin",
     "TokenCreated",
     "TokenPublic",
     "TotpPublic",

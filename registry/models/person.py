@@ -38,6 +38,18 @@ class PersonCreate(SQLModel):
     roles: list[Role] = Field(default_factory=lambda: [Role.requester])
 
 
+class PersonUpdate(SQLModel):
+    """What ``PATCH /people/{email}`` changes: the whole set of roles, the department, or both
+    (a field left out stays as it is)."""
+
+    roles: list[Role] | None = Field(
+        default=None, max_length=len(Role), description="Every role the person holds from now."
+    )
+    department: str | None = Field(
+        default=None, min_length=1, max_length=32, description="Department code."
+    )
+
+
 class PersonPublic(SQLModel):
     id: int
     email: str

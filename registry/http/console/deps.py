@@ -1,7 +1,7 @@
 """What console pages depend on: the signed-in browser, its CSRF token, and ``attempt``.
 
-The console signs in with an API token, which becomes an HttpOnly, SameSite=Strict session
-cookie (Secure over HTTPS); every form carries the session's CSRF token.
+The console signs in by single sign-on or with an API token; either becomes an HttpOnly,
+SameSite=Strict session cookie (Secure over HTTPS); every form carries the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from registry.config import Settings
-from registry.db import undo
+from registry.db import session_scope, undo
 from registry.errors import RegistryError, Unauthenticated
+from registry.http.deps import READING_METHODS
 from registry.models import WebSession
 from registry.permissions import Actor
 from registry.services import websessions
@@ -34,9 +35,25 @@ class SignInRequired(Exception):
 def signed_in(request: Request, session: Session, settings: Settings) -> tuple[WebSession, Actor]:
     """The browser's console session and who it is, or ``SignInRequired``."""
     try:
-        return websessions.resume(session, settings=settings, cookie=request.cookies.get(COOKIE))
+        web, actor = websessions.resume(
+            session, settings=settings, cookie=request.cookies.get(COOKIE)
+        )
     except Unauthenticated:
         raise SignInRequired from None
+    if websessions.needs_touch(web):
+        _touch(request, session, web)
+    return web, actor
+
+
+def _touch(request: Request, session: Session, web: WebSession) -> None:
+    """Note the session's use (its idle time counts from it), at most once a minute: in the
+    request's transaction when it writes anyway, else in a short one of its own (a reading
+    request's transaction takes no write lock and may not write)."""
+    if request.method not in READING_METHODS or getattr(request.state, "writes", False):
+        websessions.touch(session, web_id=web.id or 0)
+        return
+    with session_scope(request.app.state.engine, request.app.state.session_info) as own:
+        websessions.touch(own, web_id=web.id or 0)
 
 
 def posted(

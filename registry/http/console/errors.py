@@ -3,6 +3,8 @@ rendered in HTML, whatever the page's path; a browser that is not signed in goes
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -24,5 +26,9 @@ def install(console: FastAPI) -> None:
     errors.install(console, refuse, unreadable=UNREADABLE_FORM)
 
     @console.exception_handler(SignInRequired)
-    async def _sign_in(_request: Request, _exc: SignInRequired) -> RedirectResponse:
-        return RedirectResponse("/login", status_code=303)
+    async def _sign_in(request: Request, _exc: SignInRequired) -> RedirectResponse:
+        # After signing in, the browser goes on to the page it asked for (checked there).
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET" or wanted == "/console":
+            return RedirectResponse("/login", status_code=303)
+        return RedirectResponse("/login?" + urlencode({"next": wanted}), status_code=303)
