@@ -1,4 +1,4 @@
-"""``registry people``: register people with their roles, list and show them."""
+"""``registry people``: register people with their roles, change them, list and show them."""
 
 from __future__ import annotations
 
@@ -56,6 +56,40 @@ def people_add(
     else:
         stdout.print(
             f"Added {public.email} to {public.department} as {', '.join(public.roles)}.",
+            markup=False,
+        )
+
+
+@app.command("set")
+def people_set(
+    email: Annotated[str, typer.Argument(help="The person's e-mail address.")],
+    role: Annotated[
+        list[Role] | None,
+        typer.Option("--role", help="A role; repeat for several. Replaces all their roles."),
+    ] = None,
+    department: Annotated[
+        str | None, typer.Option("--department", help="Department code to move them to.")
+    ] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Change a person's roles and/or department (administrators)."""
+    from registry.services import people
+
+    with work(as_) as w:
+        public = people.update_person(
+            w.session,
+            settings=w.settings,
+            actor=w.actor,
+            email=email,
+            roles=role,
+            department=department,
+        )
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(
+            f"{public.email} is now in {public.department} as {', '.join(public.roles)}.",
             markup=False,
         )
 

@@ -52,13 +52,12 @@ from registry.models import (
     Person,
     PersonRole,
     PersonStatus,
-    Role,
     WebSession,
     utcnow,
 )
 from registry.paging import Key, Order, Page
 from registry.rules import holder_shortfalls
-from registry.services import accounts, audit
+from registry.services import accounts, audit, people
 from registry.services.actors import Actor, find_person, normalize_email, roles_of
 
 
@@ -239,12 +238,7 @@ def _plan(
 def _keep_an_administrator(session: Session, leaver: Person) -> None:
     """Refuse the handover of the last active administrator: nobody could then manage
     people, tokens or the vault's keys."""
-    admins = session.exec(
-        select(Person.id)
-        .join(PersonRole, col(PersonRole.person_id) == col(Person.id))
-        .where(PersonRole.role == Role.admin.value, Person.status == PersonStatus.active.value)
-    ).all()
-    if admins == [leaver.id]:
+    if people.is_last_administrator(session, leaver):
         raise InvalidTransition(
             f"Handover of {leaver.email} refused, nothing changed: they are the last active "
             "administrator; make someone else an administrator first."

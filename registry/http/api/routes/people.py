@@ -8,7 +8,7 @@ from registry.defaults import PAGE_LIMIT
 from registry.http.api.errors import error_responses
 from registry.http.api.paging import CursorQuery, LimitQuery, link_page
 from registry.http.deps import ActorDep, SessionDep, SettingsDep
-from registry.models import PersonCreate, PersonPublic
+from registry.models import PersonCreate, PersonPublic, PersonUpdate
 from registry.services import people
 
 router = APIRouter(prefix="/people", tags=["people"])
@@ -63,3 +63,22 @@ def add_person(
 @router.get("/{email}", response_model=PersonPublic, responses=error_responses(401, 404, 422))
 def show_person(email: str, session: SessionDep, actor: ActorDep) -> PersonPublic:
     return people.show_person(session, actor=actor, email=email)
+
+
+@router.patch(
+    "/{email}",
+    response_model=PersonPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def update_person(
+    email: str, body: PersonUpdate, session: SessionDep, settings: SettingsDep, actor: ActorDep
+) -> PersonPublic:
+    """Change a person's roles (the whole set) and/or department (administrators)."""
+    return people.update_person(
+        session,
+        settings=settings,
+        actor=actor,
+        email=email,
+        roles=body.roles,
+        department=body.department,
+    )
