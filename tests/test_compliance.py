@@ -133,6 +133,20 @@ def _(world: World, account: Account) -> None:
     change(world, account)
 
 
+# What fixes each finding (None: nothing the registry's forms change; the sentence says what).
+FIXES: dict[str, compliance.Fix | None] = {
+    "login_email_domain": None,
+    "too_few_holders": compliance.Fix.add_holder,
+    "no_ced_holder": compliance.Fix.add_holder,
+    "holder_left": compliance.Fix.remove_holder,
+    "no_credentials": compliance.Fix.store_credential,
+    "rotation_due": compliance.Fix.rotate_credential,
+    "credential_old": compliance.Fix.rotate_credential,
+    "review_overdue": compliance.Fix.record_review,
+    "personal_login_email": None,
+}
+
+
 def submit_request(world: World) -> AccountRequest:
     """A new-account request by AGR's requester, waiting for its first approval (the row,
     which the tests age)."""
@@ -177,7 +191,22 @@ class TestEachFinding:
             world.session, settings=world.settings, actor=world.actor("ced1")
         ).findings
         assert (finding.rule, finding.severity, finding.department) == (3, "high", "AGR")
-        assert f"registry access grant {account.id}" in finding.message
+        assert finding.message == "No holder from CED; add a CED staff member as a holder."
+        assert finding.fix == compliance.Fix.add_holder
+
+    @pytest.mark.parametrize("code", sorted(BREAKS))
+    def test_each_finding_says_what_fixes_it_in_plain_words(
+        self, world: World, keyring: Keyring, code: str
+    ) -> None:
+        account = compliant(world, keyring)
+        BREAKS[code](world, account)
+        [finding] = compliance.report(
+            world.session, settings=world.settings, actor=world.actor("ced1")
+        ).findings
+        assert finding.fix == FIXES[code]
+        # A sentence for anyone, in a browser too: no command to run, no code to type.
+        assert "registry " not in finding.message and "`" not in finding.message
+        assert finding.message.endswith(".")
 
     def test_a_request_waiting_too_long_names_who_must_act(
         self, world: World, keyring: Keyring
@@ -198,6 +227,7 @@ class TestEachFinding:
         assert (
             "waited 20 days for the department executive (dana.deputy@gov.mb.ca)" in finding.message
         )
+        assert finding.fix == compliance.Fix.decide_request
 
     def test_totals_per_department_and_scoping(self, world: World, keyring: Keyring) -> None:
         account = compliant(world, keyring)
@@ -224,6 +254,29 @@ class TestEachFinding:
             )
         assert hlt.id in [f.account_id for f in found.findings]
 
+    def test_a_report_narrowed_to_some_accounts_covers_those_the_actor_may_see(
+        self, world: World, keyring: Keyring
+    ) -> None:
+        agr = world.account("AgrNews", holders=("ced1", "agr_staff"))  # no password: a finding
+        hlt = world.account("Health", department="HLT", holders=("ced1", "hlt_requester"))
+        other = world.account("AgrOther", holders=("ced1", "agr_staff"))
+        submit_request(world).submitted_at = utcnow() - dt.timedelta(days=20)
+        world.session.flush()
+
+        def narrowed(who: str, ids: list[int]) -> list[int | None]:
+            found = compliance.report(
+                world.session, settings=world.settings, actor=world.actor(who), account_ids=ids
+            )
+            return [f.account_id for f in found.findings]
+
+        # Only the accounts asked for, and no waiting request (it concerns no account).
+        assert narrowed("auditor", [agr.id or 0, hlt.id or 0]) == [agr.id, hlt.id]
+        # An AGR requester is not shown HLT's account, even when asking for it by id...
+        assert narrowed("agr_requester", [agr.id or 0, hlt.id or 0]) == [agr.id]
+        # ...but HLT's requester, who holds it, is; and nothing of AGR's.
+        assert narrowed("hlt_requester", [agr.id or 0, hlt.id or 0, other.id or 0]) == [hlt.id]
+        assert narrowed("auditor", []) == []
+
 
 class TestReportFromTheCli:
     def test_formats_parse_and_fail_on_violation_exit_codes(
@@ -238,6 +291,11 @@ class TestReportFromTheCli:
         assert [(f["account_id"], f["code"]) for f in body["findings"]] == [
             (account.id, "no_credentials")
         ]
+        # The table adds the command that fixes each finding to its plain sentence.
+        table = cli("audit", "report", *auditor, env={"COLUMNS": "400"}).stdout
+        assert f"registry vault put {account.id} --kind password" in table
+        assert "store the account's password" in table
+        assert body["findings"][0]["fix"] == "store_credential"
         as_csv = cli("audit", "report", "--format", "csv", *auditor)
         rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
         assert rows[0]["code"] == "no_credentials" and rows[0]["rule"] == "5"

@@ -33,6 +33,26 @@ from registry.validation import parse_time
 
 app = typer.Typer(help="The audit log and the compliance report.", no_args_is_help=True)
 
+# The command that fixes a finding, by its ``fix`` (the console links the same to its form);
+# shown after the finding's own sentence, which says what to do in plain words.
+FIX_COMMANDS = {
+    "add_holder": "registry access grant {account} EMAIL",
+    "remove_holder": "registry handover LEAVER --to SUCCESSOR, or registry access revoke "
+    "{account} LEAVER",
+    "store_credential": "registry vault put {account} --kind password",
+    "rotate_credential": "registry vault put {account} --kind KIND",
+    "record_review": "registry accounts review {account}",
+    "decide_request": "registry request approve {request}, or reject it",
+}
+
+
+def with_command(message: str, fix: str | None, account: int | None, request: int | None) -> str:
+    """A finding's sentence and, when something fixes it, the command that does."""
+    command = FIX_COMMANDS.get(fix or "")
+    if command is None:
+        return message
+    return f"{message} ({command.format(account=account, request=request)})"
+
 
 def _when(value: str | None, what: str) -> dt.datetime | None:
     if value is None:
@@ -185,7 +205,14 @@ def audit_report(
             f"Compliance findings ({len(found.findings)})",
             ["department", "account", "request", "rule", "severity", "finding"],
             [
-                (f.department, f.account_id, f.request_id, f.rule, f.severity, f.message)
+                (
+                    f.department,
+                    f.account_id,
+                    f.request_id,
+                    f.rule,
+                    f.severity,
+                    with_command(f.message, f.fix, f.account_id, f.request_id),
+                )
                 for f in found.findings
             ],
         )

@@ -1,16 +1,17 @@
 """The compliance report: every active account checked against the rules, with SQL aggregates.
 
-One row per account and finding, each with its rule, a severity and a sentence a CED officer
-can act on; requests waiting too long, by who must act; totals per department. Each kind of
-finding is one aggregate query over the whole registry (no Python loop over accounts), the SQL
-form of a rule of ``registry.rules``, built from that rule's constants.
+One row per account and finding, each with its rule, a severity, a sentence that says in plain
+words what is wrong and what to do, and what fixes it (``fix``: the console links it to the
+form, the CLI names the command); requests waiting too long, by who must act; totals per
+department. Each kind of finding is one aggregate query over the whole registry (no Python loop
+over accounts), the SQL form of a rule of ``registry.rules``, built from that rule's constants.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, not_, or_, select
@@ -38,6 +39,7 @@ from registry.rules import MIN_CED_HOLDERS, MIN_HOLDERS, Stage
 from registry.schemas.compliance import ComplianceReport as ComplianceReport
 from registry.schemas.compliance import DepartmentTotals as DepartmentTotals
 from registry.schemas.compliance import Finding as Finding
+from registry.schemas.compliance import Fix as Fix
 from registry.services import accounts, departments
 from registry.services.actors import Actor
 
@@ -51,17 +53,23 @@ def report(
     actor: Actor,
     department: str | None = None,
     account_id: int | None = None,
+    account_ids: Collection[int] | None = None,
     now: dt.datetime | None = None,
 ) -> ComplianceReport:
     """The report for every department the actor may see (or one of them).
 
     ``account_id`` narrows it to one account the actor may see (NotFound otherwise), in any
     department: a holder sees the findings of an account they hold in another department.
-    Requests waiting too long concern no account, so that report has none of them.
+    ``account_ids`` narrows it to those of the accounts the actor may see (the others are left
+    out, as a list leaves them out): one page of a list costs a page, not a department.
+    Requests waiting too long concern no account, so a narrowed report has none of them.
     """
     now = now or utcnow()
     if account_id is not None:
         accounts.get_visible_account(session, actor=actor, account_id=account_id)
+    narrowed = account_id is not None or account_ids is not None
+    if account_ids is not None:
+        account_ids = _visible_ids(session, actor, account_ids)
     if department:
         dept_id: int | None = departments.get_by_code(session, department).id
         if not permissions.can_see_department(actor, dept_id):
@@ -69,11 +77,12 @@ def report(
                 f"{actor.email} may only see the compliance of their own department "
                 f"({actor.department_code})."
             )
-    elif permissions.can_see_all(actor) or account_id is not None:
+    elif permissions.can_see_all(actor) or narrowed:
         dept_id = None
     else:
         dept_id = actor.department_id
-    scope = _Scope(session, settings, dept_id, account_id, now)
+    ids = [account_id] if account_id is not None else account_ids
+    scope = _Scope(session, settings, dept_id, ids, now)
     findings = [
         *scope.bad_login_domains(),
         *scope.holder_problems(),
@@ -81,7 +90,7 @@ def report(
         *scope.rotation_due(),
         *scope.overdue_reviews(),
         *scope.personal_login_emails(),
-        *(scope.waiting_requests() if account_id is None else ()),
+        *(scope.waiting_requests() if not narrowed else ()),
     ]
     findings.sort(key=lambda f: (f.department, f.account_id or 0, f.request_id or 0, f.rule))
     return ComplianceReport(
@@ -92,6 +101,25 @@ def report(
     )
 
 
+def _visible_ids(session: Session, actor: Actor, ids: Collection[int]) -> list[int]:
+    """Those of ``ids`` that name accounts the actor may see (``permissions.can_see_account``):
+    two small queries, whatever the size of the registry."""
+    wanted = sorted(set(ids))
+    if not wanted or permissions.can_see_all(actor):
+        return wanted
+    held = set(
+        session.scalars(
+            select(col(AccessGrant.account_id)).where(
+                col(AccessGrant.person_id) == actor.id,
+                col(AccessGrant.revoked_at).is_(None),
+                col(AccessGrant.account_id).in_(wanted),
+            )
+        )
+    )
+    rows = session.scalars(select(Account).where(col(Account.id).in_(wanted)))
+    return [a.id or 0 for a in rows if permissions.can_see_account(actor, a, holds=a.id in held)]
+
+
 class _Scope:
     """The active accounts in view, and one aggregate query per kind of finding."""
 
@@ -100,13 +128,13 @@ class _Scope:
         session: Session,
         settings: Settings,
         dept_id: int | None,
-        account_id: int | None,
+        account_ids: Sequence[int] | None,
         now: dt.datetime,
     ) -> None:
         self.session = session
         self.settings = settings
         self.dept_id = dept_id
-        self.account_id = account_id
+        self.account_ids = account_ids  # None: every account in the department(s) in view
         self.now = now
         self.ced_id = accounts.ced_department_id(session, settings)
 
@@ -124,11 +152,13 @@ class _Scope:
         )
         if self.dept_id is not None:
             query = query.where(col(Account.department_id) == self.dept_id)
-        if self.account_id is not None:
-            query = query.where(col(Account.id) == self.account_id)
+        if self.account_ids is not None:
+            query = query.where(col(Account.id).in_(self.account_ids))
         return query
 
-    def _finding(self, row: Any, rule: int, severity: str, code: str, message: str) -> Finding:
+    def _finding(
+        self, row: Any, rule: int, severity: str, code: str, message: str, fix: Fix | None
+    ) -> Finding:
         return Finding(
             department=row.code,
             account_id=row.id,
@@ -138,6 +168,7 @@ class _Scope:
             severity=severity,
             code=code,
             message=message,
+            fix=fix,
         )
 
     # rule 2: rules.approved_endings, as LIKE patterns
@@ -158,6 +189,7 @@ class _Scope:
                 "login_email_domain",
                 f"Login e-mail {row.login_email} is not on an approved government domain; "
                 "move the account to a government address.",
+                None,  # changed on the platform; no form of the registry's changes it
             )
             for row in self.session.execute(query)
         ]
@@ -209,8 +241,9 @@ class _Scope:
                         3,
                         HIGH,
                         "too_few_holders",
-                        f"Only {row.active_holders} active holder(s); give a second person access "
-                        f"(registry access grant {row.id} EMAIL).",
+                        f"Only {row.active_holders} active holder(s); every account needs two "
+                        "people with access: add a holder.",
+                        Fix.add_holder,
                     )
                 )
             if row.ced_holders < MIN_CED_HOLDERS:
@@ -220,8 +253,8 @@ class _Scope:
                         3,
                         HIGH,
                         "no_ced_holder",
-                        f"No holder from CED; give a CED staff member access "
-                        f"(registry access grant {row.id} EMAIL).",
+                        "No holder from CED; add a CED staff member as a holder.",
+                        Fix.add_holder,
                     )
                 )
             if row.left_holders > 0:
@@ -232,7 +265,9 @@ class _Scope:
                         HIGH,
                         "holder_left",
                         f"{row.left_holders} holder(s) have left government but still have access; "
-                        "run the handover or revoke them, then rotate the credentials.",
+                        "run the handover or remove them, then change the credentials and store "
+                        "the new ones.",
+                        Fix.remove_holder,
                     )
                 )
         return found
@@ -267,8 +302,8 @@ class _Scope:
                 5,
                 HIGH,
                 "no_credentials",
-                "No current login password on file with CED; store it with "
-                f"`registry vault put {row.id} --kind password`.",
+                "No current login password on file with CED; store the account's password.",
+                Fix.store_credential,
             )
             for row in self.session.execute(query)
         ]
@@ -308,8 +343,8 @@ class _Scope:
                         HIGH,
                         "rotation_due",
                         f"The {row.kind} must be changed ({row.rotation_reason}); change it on the "
-                        f"platform and store the new one with `registry vault put {row.id} "
-                        f"--kind {row.kind}`.",
+                        "platform, then store the new one.",
+                        Fix.rotate_credential,
                     )
                 )
             else:
@@ -320,7 +355,9 @@ class _Scope:
                         MEDIUM,
                         "credential_old",
                         f"The {row.kind} is older than {self.settings.rotation_age_days} days "
-                        f"(set {row.set_at:%Y-%m-%d}); change it and store the new one.",
+                        f"(set {row.set_at:%Y-%m-%d}); change it on the platform, then store the "
+                        "new one.",
+                        Fix.rotate_credential,
                     )
                 )
         return found
@@ -342,7 +379,8 @@ class _Scope:
                     if row.next_review_on
                     else "No review date is set"
                 )
-                + f"; review the account and record it with `registry accounts review {row.id}`.",
+                + "; review the account and record the review.",
+                Fix.record_review,
             )
             for row in self.session.execute(query)
         ]
@@ -363,6 +401,7 @@ class _Scope:
                 f"The login e-mail {row.login_email} is a person's own mailbox"
                 + (" (they have left government)" if row.person_status != "active" else "")
                 + "; move the account to a shared government mailbox.",
+                None,  # changed on the platform
             )
             for row in self.session.execute(query)
         ]
@@ -421,6 +460,7 @@ class _Scope:
                     severity=MEDIUM,
                     code="request_waiting",
                     message=f"Request {row.id} has waited {days} days for {stage} ({names}).",
+                    fix=Fix.decide_request,
                 )
             )
         return found
@@ -453,8 +493,8 @@ class _Scope:
         )
         if self.dept_id is not None:
             query = query.where(col(Department.id) == self.dept_id)
-        if self.account_id is not None:
-            query = query.where(col(Account.id) == self.account_id)
+        if self.account_ids is not None:
+            query = query.where(col(Account.id).in_(self.account_ids))
         counts: dict[str, int] = {code: n for code, n in self.session.execute(query)}
         per_dept = Counter(f.department for f in findings)
         high = Counter(f.department for f in findings if f.severity == HIGH)
