@@ -30,6 +30,9 @@ class Account(SQLModel, table=True):
             sqlite_where=NOT_DECOMMISSIONED,
             postgresql_where=NOT_DECOMMISSIONED,
         ),
+        # The reviews due soonest among the active accounts (the console's home): a range of
+        # this index read in order, never every account.
+        Index("ix_account_status_next_review", "status", "next_review_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

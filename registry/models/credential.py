@@ -3,10 +3,12 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from registry.models.base import UTCDateTime, sql_in, utcnow
+
+ROTATION_MARKED = text("rotation_due_at IS NOT NULL")
 
 
 class CredentialKind(StrEnum):
@@ -27,6 +29,15 @@ class Credential(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(f"kind IN ({sql_in(CredentialKind)})", name="kind"),
         UniqueConstraint("account_id", "kind", "version", name="uq_credential_version"),
+        # The credentials due for rotation (the console's home), each read on an index with a
+        # LIMIT: the few marked for it, and the oldest by the date they were set.
+        Index(
+            "ix_credential_rotation_due",
+            "rotation_due_at",
+            sqlite_where=ROTATION_MARKED,
+            postgresql_where=ROTATION_MARKED,
+        ),
+        Index("ix_credential_set_at", "set_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

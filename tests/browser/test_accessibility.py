@@ -88,7 +88,7 @@ def method_not_allowed(page: Page, registry: Registry) -> None:
 
 def console(page: Page, registry: Registry) -> None:
     _open(page, "/console")
-    _heading(page, "Requests awaiting me")
+    _heading(page, "Home")
 
 
 def new_request(page: Page, registry: Registry) -> None:

@@ -47,7 +47,7 @@ class TestSignIn:
         page.get_by_label("API token").fill(registry.tokens["ced1"])
         page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page).to_have_url(re.compile(r"/console$"))
-        expect(page.get_by_role("heading", level=1)).to_have_text("Requests awaiting me")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Home")
         sign_out = page.get_by_role("button", name="Sign out ced.one@gov.mb.ca")
         expect(sign_out).to_be_visible()
         [cookie] = [c for c in page.context.cookies() if c["name"] == "registry_session"]
@@ -222,7 +222,7 @@ class TestAskingForAnAccount:
         rid = int(re.findall(r"/console/requests/(\d+)", page.url)[0])
         shoot(page, "request-page")
 
-        page.get_by_role("link", name="Requests awaiting me").click()
+        page.get_by_role("link", name="Home", exact=True).click()
         mine = page.get_by_role("region", name="My requests")
         row = mine.get_by_role("row", name=re.compile(rf"^Request {rid} "))
         expect(row).to_contain_text("facebook @MBFarmSafety")

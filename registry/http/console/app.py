@@ -15,12 +15,16 @@ from starlette.types import Scope
 from registry.http.console import errors
 from registry.http.console.pages import (
     accounts,
+    admin,
     compliance,
     handover,
+    home,
+    imports,
     new_request,
     public,
     requests,
     signin,
+    tokens,
 )
 
 
@@ -29,7 +33,19 @@ def create_console(state: State) -> FastAPI:
     console.state = state
     errors.install(console)
     # new_request before requests: /console/requests/new is no request id.
-    for area in (public, signin, new_request, requests, accounts, compliance, handover):
+    for area in (
+        public,
+        signin,
+        home,
+        new_request,
+        requests,
+        accounts,
+        compliance,
+        handover,
+        admin,
+        tokens,
+        imports,
+    ):
         console.include_router(area.router)
     return console
 

@@ -46,10 +46,18 @@ def page(
     signed-in ``actor`` (if any) may reach."""
     actor = context.get("actor")
     may_hand_over = actor is not None and permissions.can_run_handover(actor)
+    may_manage_people = actor is not None and permissions.can_manage_people(actor)
+    may_import = actor is not None and permissions.can_import(actor)
     response = templates.TemplateResponse(
         request,
         template,
-        {"title": title, "may_hand_over": may_hand_over, **context},
+        {
+            "title": title,
+            "may_hand_over": may_hand_over,
+            "may_manage_people": may_manage_people,
+            "may_import": may_import,
+            **context,
+        },
         status_code=status_code,
     )
     # Pages name people and accounts: never kept in a browser's or a proxy's cache.
@@ -90,6 +98,14 @@ NOTICES: dict[str, str] = {
     "request_submitted": "Your request is submitted; it now awaits your department's executive.",
     "request_withdrawn": "The request is withdrawn.",
     "review_recorded": "The review is recorded; the next review date is set.",
+    "holder_added": "The holder is added; they may now reveal the account's credentials.",
+    "holder_removed": "The holder is removed; change any credential they knew and store it.",
+    "credential_stored": "The credential is stored as a new version; it was not shown back.",
+    "person_added": "The person is added.",
+    "person_updated": "The person's roles and department are saved.",
+    "department_added": "The department is added.",
+    "identity_unbound": "The single sign-on identity is unbound; the next sign-in binds again.",
+    "token_revoked": "The token is revoked; it no longer signs anyone in.",
 }
 
 

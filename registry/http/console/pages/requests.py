@@ -1,19 +1,23 @@
-"""Requests awaiting the signed-in person and their own, one request with its history, and
-what may be done with it (withdraw, approve, reject); asking for a new account is in
+"""The requests list (filtered by state and department, a page at a time), one request with
+its history, and what may be done with it (withdraw, approve, reject); the requests awaiting
+the signed-in person are on the home page (``home``), asking for a new account is in
 ``new_request``."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from registry import permissions
-from registry.errors import RegistryError
+from registry.config import Settings
+from registry.errors import InvalidInput, RegistryError
 from registry.http.console import render
 from registry.http.console.deps import attempt, posted, signed_in
+from registry.http.console.pages import home
+from registry.http.console.paging import CONSOLE_PAGE, CursorParam, cursor_of, pager
 from registry.http.deps import RowId, SessionDep, SettingsDep
 from registry.models import (
     OPEN_STATES,
@@ -23,13 +27,22 @@ from registry.models import (
     RequestState,
     WebSession,
 )
+from registry.paging import Page
 from registry.permissions import Actor
-from registry.services import audit
+from registry.services import audit, departments
 from registry.services import requests as account_requests
 
 router = APIRouter(prefix="/console")
 
-TITLE = "Requests awaiting me"
+LIST_TITLE = "Requests"
+
+# The list's "Show" filter: which of the requests the actor may see.
+SHOW: dict[str, str] = {
+    "": "Every request you may see",
+    "awaiting": "Awaiting my decision",
+    "mine": "Asked by me",
+}
+FilterParam = Annotated[str, Query(max_length=64)]
 
 
 def _approval_notice(decided: RequestPublic) -> str:
@@ -39,42 +52,72 @@ def _approval_notice(decided: RequestPublic) -> str:
     return "account_opened" if decided.kind == RequestKind.new_account else "account_decommissioned"
 
 
-def _mine(session: Session, actor: Actor) -> list[RequestPublic]:
-    """The actor's own requests, newest first."""
-    return list(reversed(account_requests.list_requests(session, actor=actor, mine=True)))
+def _list(
+    session: Session, actor: Actor, *, state: str, department: str, show: str, cursor: str
+) -> Page[RequestPublic]:
+    """One page of the requests the actor may see, as ``GET /requests`` lists them."""
+    if show not in SHOW:
+        raise InvalidInput(f"Unknown show {show!r}; choose awaiting, mine or nothing.")
+    return account_requests.list_requests(
+        session,
+        actor=actor,
+        state=state or None,
+        department=department or None,
+        awaiting_me=show == "awaiting",
+        mine=show == "mine",
+        limit=CONSOLE_PAGE,
+        after=cursor_of(account_requests.ORDER, cursor),
+    )
 
 
-@router.get("", response_class=HTMLResponse)
-def awaiting_me(
-    request: Request, session: SessionDep, settings: SettingsDep, notice: str = ""
+@router.get("/requests", response_class=HTMLResponse)
+def requests_list(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    state: FilterParam = "",
+    department: FilterParam = "",
+    show: FilterParam = "",
+    cursor: CursorParam = "",
 ) -> HTMLResponse:
     web, actor = signed_in(request, session, settings)
-    return render.page(
+    listed, error = attempt(
         request,
-        "requests/requests.html",
-        title=TITLE,
-        actor=actor,
-        csrf=web.csrf,
-        notice=render.notice(notice),
-        requests=account_requests.list_requests(session, actor=actor, awaiting_me=True),
-        mine=_mine(session, actor),
+        session,
+        lambda: _list(session, actor, state=state, department=department, show=show, cursor=cursor),
     )
-
-
-def _awaiting_me_with_error(
-    request: Request, session: Session, web: WebSession, actor: Actor, error: RegistryError
-) -> HTMLResponse:
+    rows: Page[RequestPublic] = listed if listed is not None else Page()
+    see_all = permissions.can_see_all(actor)
     return render.page(
         request,
         "requests/requests.html",
-        title=TITLE,
+        title=LIST_TITLE,
         actor=actor,
         csrf=web.csrf,
-        status_code=error.status_code,
-        requests=account_requests.list_requests(session, actor=actor, awaiting_me=True),
-        mine=_mine(session, actor),
+        status_code=200 if error is None else error.status_code,
+        requests=rows,
+        pager=pager(request, account_requests.ORDER, rows),
+        state=state,
+        department=department,
+        show=show,
+        states=[s.value for s in RequestState],
+        shows=SHOW,
+        # Those who see every department choose one; anyone else sees their own.
+        departments=departments.all_public(session) if see_all else None,
         **render.error_context(error),
     )
+
+
+def _decision_refused(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    web: WebSession,
+    actor: Actor,
+    error: RegistryError,
+) -> HTMLResponse:
+    """The home page, where the decision was taken, saying why it was refused."""
+    return home.home_page(request, session, settings, web, actor, error=error)
 
 
 @router.post("/requests/{request_id}/approve", response_class=HTMLResponse)
@@ -102,7 +145,7 @@ def approve(
         ),
     )
     if error is not None:
-        return _awaiting_me_with_error(request, session, web, actor, error)
+        return _decision_refused(request, session, settings, web, actor, error)
     assert done is not None  # attempt returns a result or a refusal
     return render.back("/console", _approval_notice(done))
 
@@ -123,7 +166,7 @@ def reject(
         lambda: account_requests.reject(session, actor=actor, request_id=request_id, reason=reason),
     )
     if error is not None:
-        return _awaiting_me_with_error(request, session, web, actor, error)
+        return _decision_refused(request, session, settings, web, actor, error)
     return render.back("/console", "rejected")
 
 
