@@ -86,6 +86,8 @@ def test_an_account_from_request_to_decommissioning(
 
     # 3. CED adds a holder from CED and approves: the account is active.
     ced = people.signed_in("ced1")
+    expect(ced.get_by_role("link", name=f"Request {asked}")).to_be_visible()
+    shoot(ced, "ced-home")
     _approve(ced, asked, comment="CED holds it too", holders=registry.email("ced2"))
     _status(ced, "The request is approved; the account is active.")
     ced.goto(f"/console/requests/{asked}")
