@@ -42,6 +42,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/vault.py
 	$(BIN)/python bench/handover.py
 	$(BIN)/python bench/compliance.py
+	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/cli_start.py

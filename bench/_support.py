@@ -44,10 +44,11 @@ def pg_url() -> str | None:
 
 
 @contextmanager
-def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+def fresh_database(backend: str, directory: Path, url: str | None = None) -> Iterator[str]:
     """The URL of an empty database: a new SQLite file ``bench.db`` in ``directory``, or a new
-    schema in the PostgreSQL database of :data:`PG_ENV`, dropped afterwards (as the tests'
-    ``empty_database`` makes one). Needs only what ``make bench`` installs: no test tooling."""
+    schema in the PostgreSQL database ``url`` (by default :data:`PG_ENV`'s), dropped afterwards
+    (as the tests' ``empty_database`` makes one). Needs only what ``make bench`` installs: no
+    test tooling."""
     if backend != "postgresql":
         yield f"sqlite:///{directory / 'bench.db'}"
         return
@@ -56,7 +57,7 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
 
     from registry.db import make_engine
 
-    url = pg_url()
+    url = url or pg_url()
     if url is None:
         raise BenchError(f"{PG_ENV} does not name a PostgreSQL database")
     schema = f"bench_{uuid.uuid4().hex[:12]}"

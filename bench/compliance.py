@@ -388,8 +388,13 @@ class AccountMaker:
         settings: Settings,
         people: People,
         generated: Generated,
+        department_of: Callable[[int], int] | None = None,
     ) -> None:
         self.rng = rng
+        # an account's department id by its number: evenly spread unless told otherwise
+        self.department_of = department_of or (
+            lambda number: people.dept_ids[number % len(people.dept_ids)]
+        )
         self.now = now
         self.today = now.date()
         self.too_old = now - dt.timedelta(days=settings.rotation_age_days)
@@ -424,7 +429,7 @@ class AccountMaker:
     def account(self, out: AccountChunk, number: int, faults: dict[str, Any]) -> None:
         rng, now, people = self.rng, self.now, self.people
         account_id = number + 1
-        department_id = people.dept_ids[number % len(people.dept_ids)]
+        department_id = self.department_of(number)
         code = people.code_of[department_id]
         platform, prefix = PLATFORM_LIST[number % len(PLATFORM_LIST)]
         handle = f"mbgov{number}"
@@ -734,9 +739,17 @@ def make_requests(
 
 
 def build_registry(
-    engine: Engine, settings: Settings, size: int, now: dt.datetime, *, analyze: bool
+    engine: Engine,
+    settings: Settings,
+    size: int,
+    now: dt.datetime,
+    *,
+    analyze: bool,
+    department_of: Callable[[int], str] | None = None,
 ) -> Generated:
-    """Migrate, then bulk-insert the whole registry in one transaction; returns what it made."""
+    """Migrate, then bulk-insert the whole registry in one transaction; returns what it made.
+    ``department_of`` gives the code of the department of account number 0, 1, ... (not CED);
+    by default the accounts are spread evenly over :data:`DEPARTMENTS`."""
     migrate.upgrade(engine)
     rng = random.Random(SEED)
     generated = Generated()
@@ -745,7 +758,14 @@ def build_registry(
         dept_ids = make_departments(connection, now)
         people = make_people(connection, rng, now, max(300, size // 30), dept_ids)
         generated.people = len(people.email_of)
-        maker = AccountMaker(rng, now, settings, people, generated)
+        maker = AccountMaker(
+            rng,
+            now,
+            settings,
+            people,
+            generated,
+            None if department_of is None else lambda number: dept_ids[department_of(number)],
+        )
         forced = forced_faults()
         for first in range(0, size, CHUNK):
             chunk = maker.chunk(first, min(first + CHUNK, size), forced)

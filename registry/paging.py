@@ -38,7 +38,10 @@ KEY_TEXT_MAX_LENGTH = 254  # the longest text in a key (an e-mail)
 
 class Before(tuple[Any, ...]):
     """A key to read backwards from: the page of rows just before it (the console's Previous
-    link). A plain tuple key reads forwards, after it."""
+    link). A plain tuple key reads forwards, after it; ``LAST`` (no key) reads the last page."""
+
+
+LAST = Before(())
 
 
 class Page(list[T], Generic[T]):
@@ -106,13 +109,16 @@ class Order(Generic[R]):
     def _fetch_before(
         self, session: Session, query: SelectOfScalar[R], *, limit: int | None, before: Before
     ) -> Page[R]:
-        query = self.order_by(query.where(self.after(before, backwards=True)), backwards=True)
+        if before:
+            query = query.where(self.after(before, backwards=True))
+        query = self.order_by(query, backwards=True)
         rows = list(session.exec(query if limit is None else query.limit(limit + 1)))
         more = limit is not None and len(rows) > limit
         rows = rows[:limit] if limit is not None else rows
         rows.reverse()
-        # The page read had rows after it (those the cursor came from): its next starts there.
-        nxt = self.key(rows[-1]) if rows else None
+        # The page read had rows after it (those the cursor came from; none after the last
+        # page): its next starts there.
+        nxt = self.key(rows[-1]) if rows and before else None
         return Page(rows, next=nxt, prev=Before(self.key(rows[0])) if more else None)
 
     # ------------------------------------------------------------------ the cursor

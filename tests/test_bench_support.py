@@ -55,6 +55,7 @@ SMALL = {
     "vault.py": ["--iterations", "20", "--rounds", "1", "--accounts", "2"],
     "handover.py": ["--sizes", "5"],
     "compliance.py": ["--accounts", "50", "--repeat", "1"],
+    "pages.py": ["--accounts", "100", "--runs", "1", "--backend", "sqlite"],
     "verify.py": ["--accounts", "20", "--seconds", "1", "--rounds", "1", "--connections", "2"],
     "load.py": ["--seconds", "1", "--connections", "4", "--accounts", "50", "--unloaded", "20"],
     "cli_start.py": ["--runs", "2", "--warmup", "0"],

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import col, select
 
 from registry.models import Handover, Person
-from registry.paging import BAD_CURSOR, Before, Order
+from registry.paging import BAD_CURSOR, LAST, Before, Order
 from registry.services import departments
 from tests.conftest import Api, Cli
 from tests.factories import CAST, NEW_REQUEST, World
@@ -407,3 +407,14 @@ class TestReadingBackwards:
         forged = cursor_of({"l": "people", "k": ["a@gov.mb.ca", 1], "b": 2})
         response = api.client.get(f"/people?cursor={forged}", headers=api.headers("admin"))
         assert response.status_code == 422 and response.json()["detail"] == BAD_CURSOR
+
+
+def test_last_reads_the_last_page_in_order(filled: Api) -> None:
+    """``LAST`` reads the newest rows without a key, so no out-of-range sentinel id ever reaches
+    the database (PostgreSQL refuses an integer past its ``integer``)."""
+    order: Order[Person] = Order("people-test", [col(Person.id)], key=lambda p: (p.id,))
+    with filled.db.scope() as session:
+        everyone = [p.id for p in order.fetch(session, select(Person), limit=None, after=None)]
+        last = order.fetch(session, select(Person), limit=3, after=LAST)
+        assert [p.id for p in last] == everyone[-3:]
+        assert last.next is None and last.prev is not None

@@ -167,8 +167,17 @@ def rotation_due(
     """
     too_old = (now or utcnow()) - dt.timedelta(days=settings.rotation_age_days)
     newer = aliased(Credential)
+    # The account is active: asked of each credential (an EXISTS on the account's primary
+    # key), not as a filter on the joined accounts, which would let a planner start from the
+    # 100,000 active accounts and sort them instead of reading the credentials' indexes.
+    its = aliased(Account)  # not the outer query's Account: no correlation with it
+    active = (
+        select(col(its.id))
+        .where(col(its.id) == Credential.account_id, col(its.status) == AccountStatus.active.value)
+        .exists()
+    )
     scope = [
-        col(Account.status) == AccountStatus.active.value,
+        active,
         col(Credential.shredded_at).is_(None),
         ~select(col(newer.id))
         .where(
@@ -216,7 +225,7 @@ def rotation_due(
             .order_by(col(Credential.set_at), col(Credential.id))
             .limit(limit - len(rows))
         ).all()
-    counted = select(col(Credential.id)).join(Account, col(Account.id) == Credential.account_id)
+    counted = select(col(Credential.id))
     marked_count, marked_capped = count_capped(session, counted.where(*marked))
     old_count, old_capped = count_capped(session, counted.where(*old))
     return Shortlist(

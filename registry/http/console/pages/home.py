@@ -22,21 +22,16 @@ from registry.http.console.deps import signed_in
 from registry.http.console.paging import CONSOLE_PAGE
 from registry.http.deps import SessionDep, SettingsDep
 from registry.models import RequestPublic, WebSession, utcnow
-from registry.paging import Before
+from registry.paging import LAST
 from registry.permissions import Actor
 from registry.rules import Stage
 from registry.services import awaiting
 from registry.services import requests as account_requests
-from registry.validation import MAX_ID
 
 router = APIRouter(prefix="/console")
 
 TITLE = "Home"
 SHORT = 20  # rows of each short list on the home page (reviews, credentials, requests, accounts)
-
-# The position after every request: reading the page before it gives the newest ones.
-_AFTER_THE_LAST = Before((MAX_ID + 1,))
-
 
 def may_decide(actor: Actor) -> bool:
     """Whether any request can ever await this person's decision (either stage's role)."""
@@ -46,7 +41,7 @@ def may_decide(actor: Actor) -> bool:
 def my_requests(session: Session, actor: Actor) -> tuple[list[RequestPublic], bool]:
     """The actor's newest requests, newest first, and whether they made older ones too."""
     page = account_requests.list_requests(
-        session, actor=actor, mine=True, limit=SHORT, after=_AFTER_THE_LAST
+        session, actor=actor, mine=True, limit=SHORT, after=LAST
     )
     return list(reversed(page)), page.prev is not None
 
