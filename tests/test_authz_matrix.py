@@ -241,6 +241,11 @@ MATRIX: dict[str, dict[str, Expect]] = {
     "POST /console/people/{email}/identities/{identity_id}/unbind":
                                         M(LOGIN, 403, 403, 403, 403, 404, 403, 403, LOGIN),
     "GET /console/departments":         M(LOGIN, 403, 403, 403, 403, 200, 403, 403, LOGIN),
+    # the audit log: its readers (CED, administrators, auditors); compliance as CSV: everyone's own
+    "GET /console/audit":               M(LOGIN, 403, 403, 403, 200, 200, 200, 403, LOGIN),
+    "GET /console/audit.jsonl":         M(LOGIN, 403, 403, 403, 200, 200, 200, 403, LOGIN),
+    "GET /console/audit/verify":        M(LOGIN, 403, 403, 403, 200, 200, 200, 403, LOGIN),
+    "GET /console/compliance.csv":      M(LOGIN, 200, 200, 200, 200, 200, 200, 200, LOGIN),
     "POST /console/departments":        M(LOGIN, 403, 403, 403, 403, 303, 403, 403, LOGIN),
     # tokens: everyone's own; everyone's and new ones for administrators (as the API)
     "GET /console/tokens":              M(LOGIN, 200, 200, 200, 200, 200, 200, 200, LOGIN),
@@ -772,6 +777,10 @@ CALLS: dict[str, Call] = {
         "POST", f"/console/people/{AGR_STAFF}/identities/1/unbind", writes=True
     ),
     "GET /console/departments": page("GET", "/console/departments"),
+    "GET /console/audit": page("GET", "/console/audit"),
+    "GET /console/audit.jsonl": page("GET", "/console/audit.jsonl"),
+    "GET /console/audit/verify": page("GET", "/console/audit/verify"),
+    "GET /console/compliance.csv": page("GET", "/console/compliance.csv"),
     "POST /console/departments": page(
         "POST", "/console/departments", {"code": "ECN", "name": "Economic Development"}, writes=True
     ),

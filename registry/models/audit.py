@@ -19,7 +19,12 @@ class AuditEvent(SQLModel, table=True):
     """
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity_type", "entity_id"),
+        # The audit log browser's filters: by who (newest first) and by a range of dates.
+        Index("ix_audit_event_actor_email", "actor_email", "seq"),
+        Index("ix_audit_event_at", "at"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlmodel import Session
 
 from registry import permissions
 from registry.errors import InvalidInput
 from registry.keys import AUDIT_KEY
 from registry.models import AuditEvent, AuditEventPublic, AuditHead, utcnow
+from registry.paging import Before, Key, Order, Page
 from registry.services.actors import Actor
 from vault import Keyring
 
@@ -396,12 +397,21 @@ def list_events(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     after_seq: int = 0,
+    before_seq: int | None = None,
+    newest_first: bool = False,
     limit: int | None = 100,
 ) -> list[AuditEventPublic]:
-    """Events in order, filtered; ``after_seq`` and ``limit`` page through them."""
+    """Events in order, filtered; ``after_seq`` and ``limit`` page through them.
+
+    ``before_seq`` keeps only the events before it, and ``newest_first`` reads them from the
+    newest down: an auditor's page of the most recent events, then the ones before them (each
+    page a keyset read on ``seq``, the same cost however deep)."""
     if not permissions.can_read_audit(actor):
         raise permissions.refusal(actor, permissions.READERS, to="read the audit log")
-    query = select(EVENTS).where(EVENTS.c.seq > after_seq).order_by(EVENTS.c.seq)
+    query = select(EVENTS).where(EVENTS.c.seq > after_seq)
+    if before_seq is not None:
+        query = query.where(EVENTS.c.seq < before_seq)
+    query = query.order_by(EVENTS.c.seq.desc() if newest_first else EVENTS.c.seq)
     if account_id is not None:
         query = query.where(
             EVENTS.c.entity_type == "account", EVENTS.c.entity_id == str(account_id)
@@ -431,3 +441,89 @@ def list_events(
         )
         for row in session.execute(query).mappings()
     ]
+
+
+# ------------------------------------------------------------------------------ browsing
+
+
+# The console's order: the newest event first, a page at a time (keyset on ``seq``).
+NEWEST_FIRST: Order[AuditEventPublic] = Order(
+    "audit", (EVENTS.c.seq,), key=lambda event: (event.seq,), descending=True
+)
+
+
+def event_page(
+    session: Session, *, actor: Actor, limit: int, after: Key | None = None, **filters: Any
+) -> Page[AuditEventPublic]:
+    """A page of :func:`list_events` (same ``filters``), the newest event first: after the
+    key ``after`` (older events), or before a :class:`registry.paging.Before` key (newer
+    events, still listed newest first). One indexed read of ``limit + 1`` events a page."""
+    if isinstance(after, Before):
+        newer = list_events(
+            session, actor=actor, after_seq=after[0], limit=limit + 1, **filters
+        )  # the oldest of the newer events first
+        more = len(newer) > limit
+        rows = newer[:limit][::-1]
+        return Page(
+            rows,
+            next=(rows[-1].seq,) if rows else None,
+            prev=Before((rows[0].seq,)) if more else None,
+        )
+    rows = list_events(
+        session,
+        actor=actor,
+        before_seq=after[0] if after is not None else None,
+        newest_first=True,
+        limit=limit + 1,
+        **filters,
+    )
+    prev = None if after is None else Before((rows[0].seq,) if rows else after)
+    if len(rows) <= limit:
+        return Page(rows, prev=prev)
+    return Page(rows[:limit], next=(rows[limit - 1].seq,), prev=prev)
+
+
+# Each distinct action in one index seek (a "loose index scan" on ix_audit_event_action):
+# a handful of seeks, not a read of a million rows.
+_ACTIONS = text(
+    "WITH RECURSIVE seen(action) AS ("
+    " SELECT MIN(action) FROM audit_event"
+    " UNION ALL"
+    " SELECT (SELECT MIN(e.action) FROM audit_event e WHERE e.action > seen.action)"
+    " FROM seen WHERE seen.action IS NOT NULL"
+    ") SELECT action FROM seen WHERE action IS NOT NULL"
+)
+
+
+def actions(session: Session, *, actor: Actor) -> list[str]:
+    """Every action the log holds, in alphabetical order (for a filter's choices)."""
+    if not permissions.can_read_audit(actor):
+        raise permissions.refusal(actor, permissions.READERS, to="read the audit log")
+    return [str(action) for action in session.execute(_ACTIONS).scalars()]
+
+
+@dataclass(frozen=True)
+class Head:
+    """How far the log goes, without recomputing the chain: the last event, the last one
+    sealed, and when it was sealed."""
+
+    last_seq: int
+    sealed_through: int
+    sealed_at: dt.datetime | None
+
+    @property
+    def unsealed(self) -> int:
+        return self.last_seq - self.sealed_through
+
+
+def head(session: Session, *, actor: Actor) -> Head:
+    """The head of the chain (two indexed reads)."""
+    if not permissions.can_read_audit(actor):
+        raise permissions.refusal(actor, permissions.READERS, to="read the audit log")
+    row = session.execute(select(HEAD).where(HEAD.c.id == 1)).first()
+    if row is None:
+        return Head(0, 0, None)
+    sealed_at = session.execute(
+        select(EVENTS.c.sealed_at).where(EVENTS.c.seq == row.sealed_through)
+    ).scalar()
+    return Head(int(row.last_seq), int(row.sealed_through), sealed_at)

@@ -54,6 +54,7 @@ def report(
     department: str | None = None,
     account_id: int | None = None,
     account_ids: Collection[int] | None = None,
+    rule: int | None = None,
     now: dt.datetime | None = None,
 ) -> ComplianceReport:
     """The report for every department the actor may see (or one of them).
@@ -63,6 +64,7 @@ def report(
     ``account_ids`` narrows it to those of the accounts the actor may see (the others are left
     out, as a list leaves them out): one page of a list costs a page, not a department.
     Requests waiting too long concern no account, so a narrowed report has none of them.
+    ``rule`` keeps only the findings of that rule (and counts only them in the totals).
     """
     now = now or utcnow()
     if account_id is not None:
@@ -92,6 +94,8 @@ def report(
         *scope.personal_login_emails(),
         *(scope.waiting_requests() if not narrowed else ()),
     ]
+    if rule is not None:
+        findings = [f for f in findings if f.rule == rule]
     findings.sort(key=lambda f: (f.department, f.account_id or 0, f.request_id or 0, f.rule))
     return ComplianceReport(
         generated_at=now,
@@ -273,8 +277,9 @@ class _Scope:
         return found
 
     def _latest(self) -> Any:
-        """Newest live version per (account, kind), as a subquery."""
-        return (
+        """Newest live version per (account, kind), as a subquery (of the accounts in view
+        only: a department's report reads its own credentials, not the registry's)."""
+        query: Any = (
             select(
                 col(Credential.account_id).label("account_id"),
                 col(Credential.kind).label("kind"),
@@ -282,8 +287,15 @@ class _Scope:
             )
             .where(col(Credential.shredded_at).is_(None))
             .group_by(col(Credential.account_id), col(Credential.kind))
-            .subquery()
         )
+        if self.dept_id is not None:
+            in_department = select(col(Account.id)).where(
+                col(Account.department_id) == self.dept_id
+            )
+            query = query.where(col(Credential.account_id).in_(in_department))
+        if self.account_ids is not None:
+            query = query.where(col(Credential.account_id).in_(self.account_ids))
+        return query.subquery()
 
     # rule 5: rules.lacks_credentials
     def missing_credentials(self) -> list[Finding]:

@@ -16,6 +16,7 @@ from registry.http.console import errors
 from registry.http.console.pages import (
     accounts,
     admin,
+    audit,
     compliance,
     handover,
     home,
@@ -41,6 +42,7 @@ def create_console(state: State) -> FastAPI:
         requests,
         accounts,
         compliance,
+        audit,
         handover,
         admin,
         tokens,

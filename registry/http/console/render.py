@@ -48,6 +48,7 @@ def page(
     may_hand_over = actor is not None and permissions.can_run_handover(actor)
     may_manage_people = actor is not None and permissions.can_manage_people(actor)
     may_import = actor is not None and permissions.can_import(actor)
+    may_read_audit = actor is not None and permissions.can_read_audit(actor)
     response = templates.TemplateResponse(
         request,
         template,
@@ -56,6 +57,7 @@ def page(
             "may_hand_over": may_hand_over,
             "may_manage_people": may_manage_people,
             "may_import": may_import,
+            "may_read_audit": may_read_audit,
             **context,
         },
         status_code=status_code,

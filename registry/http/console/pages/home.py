@@ -33,6 +33,7 @@ router = APIRouter(prefix="/console")
 TITLE = "Home"
 SHORT = 20  # rows of each short list on the home page (reviews, credentials, requests, accounts)
 
+
 def may_decide(actor: Actor) -> bool:
     """Whether any request can ever await this person's decision (either stage's role)."""
     return any(permissions.can_decide_stage(actor, stage) for stage in Stage)
@@ -40,9 +41,7 @@ def may_decide(actor: Actor) -> bool:
 
 def my_requests(session: Session, actor: Actor) -> tuple[list[RequestPublic], bool]:
     """The actor's newest requests, newest first, and whether they made older ones too."""
-    page = account_requests.list_requests(
-        session, actor=actor, mine=True, limit=SHORT, after=LAST
-    )
+    page = account_requests.list_requests(session, actor=actor, mine=True, limit=SHORT, after=LAST)
     return list(reversed(page)), page.prev is not None
 
 
