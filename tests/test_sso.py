@@ -589,8 +589,11 @@ def _hs256_token(header: dict[str, Any], claims: dict[str, Any]) -> str:
 
 
 def _set(**changes: Any) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    """Change the claims as the token is made; a callable value is read then, not when the
+    tests are collected (a suite runs for minutes: "ten minutes from now" must be from now)."""
+
     def shape(_header: dict[str, Any], claims: dict[str, Any]) -> None:
-        claims.update(changes)
+        claims.update({k: v() if callable(v) else v for k, v in changes.items()})
         for name in [k for k, v in changes.items() if v is None]:
             del claims[name]
 
@@ -601,8 +604,8 @@ BAD_TOKENS = [
     ("signed by another key, same kid", "signature", "id_token_signature"),
     ("another audience", _set(aud="someone-else"), "id_token_aud"),
     ("another issuer", _set(iss="https://impostor.example"), "id_token_iss"),
-    ("expired", _set(exp=int(time.time()) - 120), "id_token_exp"),
-    ("issued in the future", _set(iat=int(time.time()) + 600), "id_token_iat"),
+    ("expired", _set(exp=lambda: int(time.time()) - 120), "id_token_exp"),
+    ("issued in the future", _set(iat=lambda: int(time.time()) + 600), "id_token_iat"),
     ("no exp", _set(exp=None), "id_token_exp"),
     ("alg none", _none_token, "id_token_algorithm"),
     ("HS256 with the client secret", _hs256_token, "id_token_algorithm"),
