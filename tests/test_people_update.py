@@ -162,7 +162,7 @@ class TestRefusals:
     def test_a_change_that_changes_nothing(self, world: World) -> None:
         with pytest.raises(Conflict, match="already has these roles and department"):
             _update(world, "agr_requester", roles=["requester"], department="agr")
-        with pytest.raises(InvalidInput, match="Name the roles or the department"):
+        with pytest.raises(Conflict, match="Nothing to change: name the roles or the department"):
             _update(world, "agr_requester")
         assert _updated_events(world) == []
 
@@ -270,6 +270,6 @@ class TestCommandLine:
         assert "may not change people" in cli.refused(
             "people", "set", fin_admin, "--role", "auditor", "--as", CAST["ced1"][0]
         )
-        assert "Name the roles or the department" in cli.refused(
+        assert "Nothing to change: name the roles or the department" in cli.refused(
             "people", "set", fin_admin, "--as", fin_admin
         )

@@ -111,13 +111,13 @@ def update_person(
     """
     if not permissions.can_manage_people(actor):
         raise permissions.refusal(actor, permissions.ADMINISTRATORS, to="change people")
-    if roles is None and department is None:
-        raise InvalidInput("Name the roles or the department to change.")
     person = find_person(session, email)
     if person.status != PersonStatus.active:
         raise InvalidTransition(
             f"{person.email} has left government; their roles and department no longer change."
         )
+    if roles is None and department is None:  # a well-formed request for no change
+        raise Conflict("Nothing to change: name the roles or the department to change.")
     assert person.id is not None
     before_roles = {Role(r) for r in roles_of(session, [person.id])[person.id]}
     before_dept = session.get(Department, person.department_id)
