@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cached_property
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -79,6 +80,53 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(
         default=12, ge=1, le=7 * 24, description="A console session ends this long after sign-in."
     )
+
+    smtp_host: str = Field(
+        default="", description="The mail relay (empty: e-mail stays queued in the outbox)."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The mail relay's port.")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade a plain connection), ssl (TLS from the first byte) or "
+        "none (only for a relay on the same machine).",
+    )
+    smtp_username: str = Field(default="", description="Log in to the relay as (empty: no login).")
+    smtp_password: SecretStr = Field(
+        default=SecretStr(""), description="The relay password (never logged)."
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30, gt=0, le=600, description="How long to wait for the relay before retrying."
+    )
+    mail_from: str = Field(default="registry@gov.mb.ca", description="The sender address.")
+    ced_mailbox: str = Field(
+        default="",
+        description="CED's shared mailbox; notices for CED go there, or to every active ced "
+        "person when empty.",
+    )
+
+    @field_validator("mail_from", "ced_mailbox")
+    @classmethod
+    def _mailbox(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value and info.field_name == "ced_mailbox":
+            return ""
+        local, at, domain = value.rpartition("@")
+        if (
+            not at
+            or not local
+            or "." not in domain
+            or any(c.isspace() or ord(c) < 32 or c in '<>,;"\\' for c in value)
+        ):
+            raise ValueError("it must be one e-mail address, such as registry@gov.mb.ca")
+        return value
+
+    @field_validator("smtp_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip()
+        if any(c.isspace() or c in "/@:" for c in value):
+            raise ValueError("it must be a host name or address alone, such as smtp.gov.mb.ca")
+        return value
 
     @field_validator("database_url", "keyring", "gov_domains", "ced_department")
     @classmethod
@@ -210,7 +258,8 @@ def problems(error: ValidationError) -> list[str]:
     for item in error.errors(include_url=False):
         field = "_".join(str(part) for part in item["loc"])
         reason = str(item["msg"]).removeprefix("Value error, ")
-        shown = "" if field == "database_url" else "=" + repr(item["input"])  # a password
+        secret = field in ("database_url", "smtp_password", "oidc_client_secret")
+        shown = "" if secret else "=" + repr(item["input"])  # a password
         if len(shown) > 60:
             shown = shown[:57] + "..."
         found.append(

@@ -32,3 +32,11 @@ class AccountStatus(StrEnum):
     active = "active"
     suspended = "suspended"
     decommissioned = "decommissioned"
+
+
+class OutboxStatus(StrEnum):
+    """Where an e-mail in the outbox stands: waiting (or retrying), delivered, or given up on."""
+
+    queued = "queued"
+    sent = "sent"
+    failed = "failed"

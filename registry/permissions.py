@@ -73,6 +73,8 @@ SEALERS = (Role.admin, Role.ced)
 PURGERS = (Role.admin, Role.ced)
 # Who manages people, departments, every API token and the vault's master key.
 ADMINISTRATORS = (Role.admin,)
+# Who deliver the outbox, queue reminders and read what was sent (DESIGN.md, Notifications).
+MAIL_OPERATORS = (Role.admin, Role.ced)
 
 
 def refusal(actor: Actor, roles: Sequence[Role], *, to: str) -> Forbidden:
@@ -264,6 +266,14 @@ def can_read_audit(actor: Actor) -> bool:
 def can_seal_audit(actor: Actor) -> bool:
     """Administrators and CED seal events written while the keyring was unavailable."""
     return actor.has(*SEALERS)
+
+
+# ------------------------------------------------------------------------------ notifications
+
+
+def can_operate_mail(actor: Actor) -> bool:
+    """Administrators and CED run the mail worker and the reminders, and list the outbox."""
+    return actor.has(*MAIL_OPERATORS)
 
 
 # ------------------------------------------------------------------------------ administration

@@ -146,6 +146,7 @@ def settled(state: Rows, before: Rows) -> Rows:
         new_ids[table] = {value: f"new {table} {n}" for n, value in enumerate(added, 1)}
     handover_ids = new_ids["handover"]
     old_seqs = {row["seq"] for row in before["audit_event"]}
+    old_ids = {table: {row.get("id") for row in rows} for table, rows in before.items()}
     old_head = before["audit_head"]
     out: Rows = {}
     for table, rows in state.items():
@@ -166,6 +167,8 @@ def settled(state: Rows, before: Rows) -> Rows:
                     }
             if table == "audit_head" and [original] != old_head:
                 row["last_hash"] = "<chained>"
+            if table == "outbox_message" and row["id"] not in old_ids["outbox_message"]:
+                row["message_id"] = "<random>"  # each message's own, made when it is queued
             if table == "handover":
                 row["report"] = {
                     **row["report"],

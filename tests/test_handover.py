@@ -142,7 +142,10 @@ class TestHandover:
         assert web.ended_at is not None  # their console session ended with the handover
         # the request now belongs to the successor, who may withdraw it
         requests.withdraw(
-            world.session, actor=world.actor("agr_requester"), request_id=request.id or 0
+            world.session,
+            settings=world.settings,
+            actor=world.actor("agr_requester"),
+            request_id=request.id or 0,
         )
 
     def test_rotation_due_marks_set_then_cleared_by_a_new_version(

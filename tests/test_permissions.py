@@ -484,7 +484,9 @@ class TestCanDecide:
             )
         else:
             code, message = answered(
-                lambda: requests.reject(session, actor=actor, request_id=request_id, reason="No.")
+                lambda: requests.reject(
+                    session, settings=settings, actor=actor, request_id=request_id, reason="No."
+                )
             )
         assert code == self.TABLES[which][who], message
         assert allowed is (code == OK) or code == HIDDEN
@@ -517,7 +519,12 @@ class TestCanWithdraw:
         actor = place.actor(who)
         request_id = place.submitted.id or 0
         code, _ = answered(
-            lambda: requests.withdraw(place.world.session, actor=actor, request_id=request_id)
+            lambda: requests.withdraw(
+                place.world.session,
+                settings=place.world.settings,
+                actor=actor,
+                request_id=request_id,
+            )
         )
         assert code == self.TABLE[who]
         assert permissions.can_withdraw(actor, place.submitted) is (code == OK) or code == HIDDEN

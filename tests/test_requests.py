@@ -86,10 +86,19 @@ def request_in(world: World, state: RequestState) -> AccountRequest:
         approve_as_ced(world, "ced1", rid)
     if state == RequestState.rejected:
         requests.reject(
-            world.session, actor=world.actor("agr_approver"), request_id=rid, reason="No plan"
+            world.session,
+            settings=world.settings,
+            actor=world.actor("agr_approver"),
+            request_id=rid,
+            reason="No plan",
         )
     if state == RequestState.withdrawn:
-        requests.withdraw(world.session, actor=world.actor("agr_requester"), request_id=rid)
+        requests.withdraw(
+            world.session,
+            settings=world.settings,
+            actor=world.actor("agr_requester"),
+            request_id=rid,
+        )
     world.session.refresh(request)
     assert request.state == state
     return request
@@ -104,10 +113,10 @@ ACTIONS: dict[str, Callable[[World, str, int], object]] = {
         else approve(w, who, rid)
     ),
     "reject": lambda w, who, rid: requests.reject(
-        w.session, actor=w.actor(who), request_id=rid, reason="Not needed"
+        w.session, settings=w.settings, actor=w.actor(who), request_id=rid, reason="Not needed"
     ),
     "withdraw": lambda w, who, rid: requests.withdraw(
-        w.session, actor=w.actor(who), request_id=rid
+        w.session, settings=w.settings, actor=w.actor(who), request_id=rid
     ),
 }
 
@@ -329,6 +338,7 @@ class TestApprovals:
             with pytest.raises(InvalidInput, match="Reason must not be blank"):
                 requests.reject(
                     world.session,
+                    settings=world.settings,
                     actor=world.actor("agr_approver"),
                     request_id=request.id or 0,
                     reason=reason,
@@ -337,6 +347,7 @@ class TestApprovals:
         with pytest.raises(InvalidInput, match="Reason must not be blank"):
             requests.submit_decommission(
                 world.session,
+                settings=world.settings,
                 actor=world.actor("agr_requester"),
                 account_id=account.id or 0,
                 reason=" ",
@@ -418,6 +429,7 @@ class TestDecommission:
         account = world.account("MBAgNews", holders=("ced1", "agr_staff", "ced2"))
         request = requests.submit_decommission(
             world.session,
+            settings=world.settings,
             actor=world.actor("agr_requester"),
             account_id=account.id or 0,
             reason="Program ended",
@@ -425,6 +437,7 @@ class TestDecommission:
         with pytest.raises(Conflict, match=f"already requested in request {request.id}"):
             requests.submit_decommission(
                 world.session,
+                settings=world.settings,
                 actor=world.actor("agr_staff"),
                 account_id=account.id or 0,
                 reason="Again",
@@ -444,6 +457,7 @@ class TestDecommission:
         with pytest.raises(NotFound):
             requests.submit_decommission(
                 world.session,
+                settings=world.settings,
                 actor=world.actor("agr_requester"),
                 account_id=account.id or 0,
                 reason="x",

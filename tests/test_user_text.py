@@ -102,6 +102,7 @@ class TestCliPrintsUserTextLiterally:
             account_id = world.account().id
             request = requests.submit_decommission(
                 session,
+                settings=world.settings,
                 actor=world.actor("agr_requester"),
                 account_id=account_id or 0,
                 reason=MARKUP,
@@ -467,7 +468,11 @@ class TestInvisibleCharactersRefused:
             "Display name": lambda: submit(display_name=text),
             "Program area": lambda: submit(program_area=text),
             "Reason": lambda: requests.submit_decommission(
-                session, actor=world.actor("agr_requester"), account_id=account_id, reason=text
+                session,
+                settings=world.settings,
+                actor=world.actor("agr_requester"),
+                account_id=account_id,
+                reason=text,
             ),
             "Comment": lambda: requests.approve(
                 session,

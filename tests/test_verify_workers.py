@@ -203,6 +203,7 @@ def test_no_worker_says_official_once_the_decommission_commits(
         with fresh_db.scope() as session:
             request = requests.submit_decommission(
                 session,
+                settings=settings,
                 actor=actor_by_email(session, settings, CAST["agr_requester"][0]),
                 account_id=account_id,
                 reason="Program ended",

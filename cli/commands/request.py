@@ -94,7 +94,7 @@ def request_decommission(
 
     with work(as_) as w:
         public = requests.submit_decommission(
-            w.session, actor=w.actor, account_id=account_id, reason=reason
+            w.session, settings=w.settings, actor=w.actor, account_id=account_id, reason=reason
         )
     _emit_request(
         public, json_, said=f"Request {public.id} to decommission account {account_id} submitted."
@@ -215,7 +215,9 @@ def request_reject(
     from registry.services import requests
 
     with work(as_) as w:
-        public = requests.reject(w.session, actor=w.actor, request_id=request_id, reason=reason)
+        public = requests.reject(
+            w.session, settings=w.settings, actor=w.actor, request_id=request_id, reason=reason
+        )
     _emit_request(public, json_, said=f"Request {public.id} rejected.")
 
 
@@ -229,5 +231,7 @@ def request_withdraw(
     from registry.services import requests
 
     with work(as_) as w:
-        public = requests.withdraw(w.session, actor=w.actor, request_id=request_id)
+        public = requests.withdraw(
+            w.session, settings=w.settings, actor=w.actor, request_id=request_id
+        )
     _emit_request(public, json_, said=f"Request {public.id} withdrawn.")

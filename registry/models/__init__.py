@@ -21,6 +21,7 @@ from registry.models.handover import (
     MovedRequest,
 )
 from registry.models.identity import PersonIdentity, SsoLogin
+from registry.models.outbox import OutboxMessage, OutboxMessagePublic
 from registry.models.person import Person, PersonCreate, PersonPublic, PersonRole, PersonUpdate
 from registry.models.request import (
     OPEN_STATES,
@@ -64,6 +65,8 @@ __all__ = [
     "HandoverReport",
     "MovedRequest",
     "NewAccountRequest",
+    "OutboxMessage",
+    "OutboxMessagePublic",
     "Person",
     "PersonCreate",
     "PersonIdentity",

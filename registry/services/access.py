@@ -17,7 +17,7 @@ from registry.models import (
     utcnow,
 )
 from registry.rules import holder_shortfalls
-from registry.services import audit
+from registry.services import audit, notices
 from registry.services.accounts import ced_department_id, holder_facts, label, resolve_holders
 from registry.services.actors import Actor, find_person
 
@@ -98,6 +98,9 @@ def grant(
         entity_id=account_id,
         details={"holder": person.email, "grant_id": row.id},
     )
+    notices.access_changed(
+        session, settings=settings, account=account, person=person, granted=True, by=actor.email
+    )
     return _public(session, row)
 
 
@@ -139,6 +142,9 @@ def revoke(
         entity_type="account",
         entity_id=account_id,
         details={"holder": person.email, "grant_id": row.id},
+    )
+    notices.access_changed(
+        session, settings=settings, account=account, person=person, granted=False, by=actor.email
     )
     return _public(session, row)
 

@@ -57,7 +57,7 @@ from registry.models import (
 )
 from registry.paging import Key, Order, Page
 from registry.rules import holder_shortfalls
-from registry.services import accounts, audit, people
+from registry.services import accounts, audit, notices, people
 from registry.services.actors import Actor, find_person, normalize_email, roles_of
 
 
@@ -116,6 +116,10 @@ def handover(
     record.report = report.model_dump(mode="json")
     session.add(record)
     session.flush()
+    heirs = {p.id: p for p in [plan.successor, *plan.successors.values()]}
+    notices.handover_done(
+        session, settings=settings, report=report, successors=list(heirs.values())
+    )
     step("handover.flushed")  # every change is in the transaction; the edge commits
     return report
 

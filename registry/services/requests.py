@@ -43,7 +43,7 @@ from registry.models import (
 )
 from registry.paging import Key, Order, Page
 from registry.rules import Stage, holder_shortfalls
-from registry.services import access, accounts, audit, departments
+from registry.services import access, accounts, audit, departments, notices
 from registry.services.actors import Actor
 from registry.validation import clean_text, parse_choice
 
@@ -129,11 +129,12 @@ def submit_new_account(
             "holders": sorted(p.email for p in people),
         },
     )
+    notices.request_submitted(session, settings=settings, request=request)
     return to_public(session, [request])[0]
 
 
 def submit_decommission(
-    session: Session, *, actor: Actor, account_id: int, reason: str
+    session: Session, *, settings: Settings, actor: Actor, account_id: int, reason: str
 ) -> RequestPublic:
     """Ask for an account to be decommissioned; the account keeps its history."""
     why = clean_text(reason, field="Reason", max_length=2000)
@@ -176,6 +177,7 @@ def submit_decommission(
         entity_id=request.id,
         details={"kind": request.kind, "account_id": account_id, "reason": why},
     )
+    notices.request_submitted(session, settings=settings, request=request)
     return to_public(session, [request])[0]
 
 
@@ -314,6 +316,24 @@ def approve(
         entity_id=request.id,
         details=details,
     )
+    if action == "request.department_approved":
+        notices.request_department_approved(
+            session, settings=settings, request=request, by=actor.email
+        )
+    else:
+        new_holders = (
+            access.active_holders(session, request.account_id)
+            if request.kind == RequestKind.new_account and request.account_id
+            else []
+        )
+        notices.request_decided(
+            session,
+            settings=settings,
+            request=request,
+            outcome="approved",
+            by=actor.email,
+            holders=new_holders,
+        )
     return to_public(session, [request])[0]
 
 
@@ -429,7 +449,9 @@ def _decommission(session: Session, *, actor: Actor, request: AccountRequest) ->
     )
 
 
-def reject(session: Session, *, actor: Actor, request_id: int, reason: str) -> RequestPublic:
+def reject(
+    session: Session, *, settings: Settings, actor: Actor, request_id: int, reason: str
+) -> RequestPublic:
     """Reject an open request at its current stage; a reason is required."""
     why = clean_text(reason, field="Reason", max_length=2000)
     request = lock_request(session, actor=actor, request_id=request_id)
@@ -450,10 +472,15 @@ def reject(session: Session, *, actor: Actor, request_id: int, reason: str) -> R
         entity_id=request.id,
         details={"reason": why, "stage": stage},
     )
+    notices.request_decided(
+        session, settings=settings, request=request, outcome="rejected", by=actor.email
+    )
     return to_public(session, [request])[0]
 
 
-def withdraw(session: Session, *, actor: Actor, request_id: int) -> RequestPublic:
+def withdraw(
+    session: Session, *, settings: Settings, actor: Actor, request_id: int
+) -> RequestPublic:
     """The requester takes back their own open request."""
     request = lock_request(session, actor=actor, request_id=request_id)
     _require_open(request)
@@ -470,6 +497,9 @@ def withdraw(session: Session, *, actor: Actor, request_id: int) -> RequestPubli
         action="request.withdrawn",
         entity_type="request",
         entity_id=request.id,
+    )
+    notices.request_decided(
+        session, settings=settings, request=request, outcome="withdrawn", by=actor.email
     )
     return to_public(session, [request])[0]
 

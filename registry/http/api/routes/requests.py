@@ -34,7 +34,7 @@ def submit_request(
     """Ask for a new account (``kind: new_account``) or a decommission (``kind: decommission``)."""
     if isinstance(body, DecommissionBody):
         return account_requests.submit_decommission(
-            session, actor=actor, account_id=body.account_id, reason=body.reason
+            session, settings=settings, actor=actor, account_id=body.account_id, reason=body.reason
         )
     return account_requests.submit_new_account(
         session,
@@ -110,11 +110,19 @@ def approve_request(
 
 @router.post("/{request_id}/reject", response_model=RequestPublic, responses=DECIDE)
 def reject_request(
-    request_id: RowId, body: RejectBody, session: SessionDep, actor: ActorDep
+    request_id: RowId,
+    body: RejectBody,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
 ) -> RequestPublic:
-    return account_requests.reject(session, actor=actor, request_id=request_id, reason=body.reason)
+    return account_requests.reject(
+        session, settings=settings, actor=actor, request_id=request_id, reason=body.reason
+    )
 
 
 @router.post("/{request_id}/withdraw", response_model=RequestPublic, responses=DECIDE)
-def withdraw_request(request_id: RowId, session: SessionDep, actor: ActorDep) -> RequestPublic:
-    return account_requests.withdraw(session, actor=actor, request_id=request_id)
+def withdraw_request(
+    request_id: RowId, session: SessionDep, settings: SettingsDep, actor: ActorDep
+) -> RequestPublic:
+    return account_requests.withdraw(session, settings=settings, actor=actor, request_id=request_id)

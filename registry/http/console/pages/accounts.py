@@ -505,7 +505,7 @@ def request_decommission(
         request,
         session,
         lambda: account_requests.submit_decommission(
-            session, actor=actor, account_id=account_id, reason=reason
+            session, settings=settings, actor=actor, account_id=account_id, reason=reason
         ),
     )
     if error is not None:

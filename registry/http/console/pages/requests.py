@@ -163,7 +163,9 @@ def reject(
     _, error = attempt(
         request,
         session,
-        lambda: account_requests.reject(session, actor=actor, request_id=request_id, reason=reason),
+        lambda: account_requests.reject(
+            session, settings=settings, actor=actor, request_id=request_id, reason=reason
+        ),
     )
     if error is not None:
         return _decision_refused(request, session, settings, web, actor, error)
@@ -236,7 +238,9 @@ def withdraw(
     _, error = attempt(
         request,
         session,
-        lambda: account_requests.withdraw(session, actor=actor, request_id=request_id),
+        lambda: account_requests.withdraw(
+            session, settings=settings, actor=actor, request_id=request_id
+        ),
     )
     if error is not None:
         shown = _request_page(
