@@ -141,25 +141,41 @@ def request_decided(
     if holders:
         facts.append(("Holders", ", ".join(p.email for p in holders)))
     requester = session.get(Person, request.requester_id)
-    to: list[Recipient] = notify.person(
-        requester, f"You receive this because you are the requester of request {request.id}."
+    mail = Mail(
+        subject=f"Request {request.id} {outcome}: {account}",
+        paragraphs=paragraphs,
+        facts=facts,
+        action=(f"See request {request.id}", _request_path(request)),
     )
-    for holder in holders:
-        to += notify.person(
-            holder, f"You receive this because you now hold {account} (account access)."
-        )
+    why = f"You receive this because you are the requester of request {request.id}."
     notify.queue(
         session,
         settings=settings,
         event=f"request.{outcome}",
-        mail=Mail(
-            subject=f"Request {request.id} {outcome}: {account}",
-            paragraphs=paragraphs,
-            facts=facts,
-            action=(f"See request {request.id}", _request_path(request)),
-        ),
-        to=to,
+        mail=mail,
+        to=notify.person(requester, why),
     )
+    others: list[Recipient] = []
+    for holder in holders:
+        if holder.id != request.requester_id:
+            why = f"You receive this because you now hold {account}."
+            others += notify.person(holder, why)
+    if others:  # the new holders: the same news, and a link to the account they now hold
+        notify.queue(
+            session,
+            settings=settings,
+            event=f"request.{outcome}",
+            mail=Mail(
+                subject=mail.subject,
+                paragraphs=paragraphs,
+                facts=facts,
+                action=(
+                    f"See account {request.account_id}",
+                    f"/console/accounts/{request.account_id}",
+                ),
+            ),
+            to=others,
+        )
 
 
 def access_changed(
