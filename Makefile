@@ -17,11 +17,18 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $@
 
-# Demo registry in ./registry.db (created once), a fresh API token, and the server.
+# A demo registry in ./registry.db, made once with realistic, made-up content (a registry that
+# already has content is left as it is), how to sign in, a fresh API token, and the server.
 run: $(VENV)/.installed
-	$(BIN)/registry init --admin $(DEMO_ADMIN) --name "Demo Administrator"
-	@echo "Demo administrator: $(DEMO_ADMIN) (act as them with --as $(DEMO_ADMIN))"
-	@echo "API token for $(DEMO_ADMIN), shown once (send it as Authorization: Bearer TOKEN):"
+	$(BIN)/registry demo --if-empty
+	@echo ""
+	@echo "The console: http://$(HOST):$(PORT)/console"
+	@echo "Sign in at http://$(HOST):$(PORT)/login: in a demo registry, press \"Sign in as ...\" for any"
+	@echo "demo person above (each role: requester, department executive, CED, administrator,"
+	@echo "auditor); no token is needed. The public directory: http://$(HOST):$(PORT)/directory"
+	@echo ""
+	@echo "API token for $(DEMO_ADMIN), shown once (send it as Authorization: Bearer TOKEN;"
+	@echo "act as them on the command line with --as $(DEMO_ADMIN)):"
 	@$(BIN)/registry tokens create $(DEMO_ADMIN) --as $(DEMO_ADMIN)
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
@@ -37,7 +44,8 @@ test: $(VENV)/.installed-dev
 fuzz: $(VENV)/.installed-dev
 	$(BIN)/pytest -q -m fuzz
 
-bench: $(VENV)/.installed
+# bench/notify.py runs a local SMTP server (aiosmtpd, from the dev extras).
+bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/import_accounts.py
 	$(BIN)/python bench/vault.py
 	$(BIN)/python bench/handover.py
@@ -46,6 +54,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/cli_start.py
+	$(BIN)/python bench/notify.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

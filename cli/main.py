@@ -3,7 +3,7 @@
 This module assembles the commands of ``cli.commands`` (one module per group) into one Typer
 app. Each command imports the services and models it uses when it runs, so that ``registry
 --help`` (and a command's help) loads little beyond Typer; only ``serve`` loads the web stack
-and only ``init`` and ``db`` load Alembic. ``tests/test_cli_startup.py`` checks it.
+and only ``init``, ``demo`` and ``db`` load Alembic. ``tests/test_cli_startup.py`` checks it.
 
 The order of registration is the order the help lists the commands in.
 """
@@ -21,9 +21,12 @@ from cli.commands import (
     audit,
     backup,
     db,
+    demo,
     departments,
     handover,
+    notify,
     people,
+    remind,
     request,
     setup,
     tokens,
@@ -42,10 +45,12 @@ app = typer.Typer(
 
 app.command("init")(setup.init)
 app.command("serve")(setup.serve)
+app.command("demo")(demo.demo)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.command("handover")(handover.handover_command)
 app.command("verify")(verify.verify_command)
+app.command("remind")(remind.remind_command)
 
 app.add_typer(db.app, name="db")
 app.add_typer(departments.app, name="departments")
@@ -56,6 +61,7 @@ app.add_typer(access.app, name="access")
 app.add_typer(request.app, name="request")
 app.add_typer(vault.app, name="vault")
 app.add_typer(audit.app, name="audit")
+app.add_typer(notify.app, name="notify")
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ from registry.http.app import create_app
 from registry.keys import AUDIT_KEY, session_info
 from registry.services import tokens
 from tests.factories import CAST, World
+from tests.mailserver import mail_server as mail_server  # the SMTP server fixture
 from vault import Keyring
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL", "")

@@ -51,7 +51,7 @@ from urllib.parse import unquote_plus
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, text
 from sqlmodel import SQLModel
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -114,6 +114,8 @@ MATRIX: dict[str, dict[str, Expect]] = {
     #                                    anon  req other appr  ced  adm  aud hold leaver
     # public
     "GET /verify":                      M(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /healthz":                     M(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /readyz":                      M(200, 200, 200, 200, 200, 200, 200, 200, 200),
     # departments, people, tokens (administrators)
     "GET /departments":                 M(401, 200, 200, 200, 200, 200, 200, 200, 401),
     "POST /departments":                M(401, 403, 403, 403, 403, 201, 403, 403, 401),
@@ -176,6 +178,8 @@ MATRIX: dict[str, dict[str, Expect]] = {
     "GET /directory":                   M(200, 200, 200, 200, 200, 200, 200, 200, 200),
     "GET /login":                       M(200, 200, 200, 200, 200, 200, 200, 200, 200),
     "POST /login":                      M(401, 303, 303, 303, 303, 303, 303, 303, 401),
+    # the demo sign-in: this world is no demo (no marker), so it refuses everyone alike
+    "POST /login/demo":                 M(404, 404, 404, 404, 404, 404, 404, 404, 404),
     "POST /logout":                     M(LOGIN, 303, 303, 303, 303, 303, 303, 303, LOGIN),
     # single sign-on: not set up in this world (tests/test_sso.py has it), so a page says so
     "GET /auth/login":                  M(404, 404, 404, 404, 404, 404, 404, 404, 404),
@@ -247,6 +251,10 @@ MATRIX: dict[str, dict[str, Expect]] = {
     "GET /console/audit/verify":        M(LOGIN, 403, 403, 403, 200, 200, 200, 403, LOGIN),
     "GET /console/compliance.csv":      M(LOGIN, 200, 200, 200, 200, 200, 200, 200, LOGIN),
     "POST /console/departments":        M(LOGIN, 403, 403, 403, 403, 303, 403, 403, LOGIN),
+    # the e-mail outbox: those who run it (administrators and CED), 403 before any lookup
+    "GET /console/notifications":       M(LOGIN, 403, 403, 403, 200, 200, 403, 403, LOGIN),
+    "GET /console/notifications/{message_id}":
+                                        M(LOGIN, 403, 403, 403, 200, 200, 403, 403, LOGIN),
     # tokens: everyone's own; everyone's and new ones for administrators (as the API)
     "GET /console/tokens":              M(LOGIN, 200, 200, 200, 200, 200, 200, 200, LOGIN),
     "GET /console/tokens/all":          M(LOGIN, 403, 403, 403, 403, 200, 403, 403, LOGIN),
@@ -463,6 +471,7 @@ def _build(db: FreshDatabase, client: TestClient) -> World:
             "approved": approved,
             "handover": handover,
             "token": spare_id,
+            "message": _first_message(db.engine),
         },
         tokens=issued,
         cookies=cookies,
@@ -478,6 +487,14 @@ def _build(db: FreshDatabase, client: TestClient) -> World:
     }
     world.template = world.read()
     return world
+
+
+def _first_message(engine: Engine) -> int:
+    """The first e-mail the world queued (the submitted request's, to AGR's executive)."""
+    with engine.connect() as conn:
+        first = conn.execute(text("SELECT min(id) FROM outbox_message")).scalar_one()
+    assert first is not None, "the world queued no e-mail"
+    return int(first)
 
 
 @pytest.fixture(scope="module")
@@ -565,6 +582,16 @@ def _sign_in(w: World, persona: str) -> httpx.Response:
     return w.client.post("/login", data={"token": token, "csrf": csrf_of(form.text)})
 
 
+def _demo_sign_in(w: World, persona: str) -> httpx.Response:
+    """The demo's "Sign in as …" form, as the sign-in page would carry it (with its CSRF
+    cookie), naming the persona (an administrator for anonymous)."""
+    form = w.client.get("/login")
+    w.client.cookies.set("registry_login_csrf", "a-login-form")
+    email = PERSONAS[persona] or CAST["admin"][0]
+    assert "/login/demo" not in form.text
+    return w.client.post("/login/demo", data={"email": email, "csrf": "a-login-form"})
+
+
 PASSWORD = "/accounts/{account}/credentials/password"
 SEED = "/accounts/{account}/credentials/totp_seed"
 HANDOVER = {"departing": AGR_STAFF, "successor": AGR_REQUESTER}
@@ -581,6 +608,8 @@ REVEAL = {"reason": "Weekly post"}
 
 CALLS: dict[str, Call] = {
     "GET /verify": api("GET", "/verify?platform=facebook&handle=ManitobaHarvest"),
+    "GET /healthz": api("GET", "/healthz"),
+    "GET /readyz": api("GET", "/readyz"),
     "GET /departments": api("GET", "/departments"),
     "POST /departments": api(
         "POST", "/departments", {"code": "ECN", "name": "Economic Development"}, writes=True
@@ -674,6 +703,7 @@ CALLS: dict[str, Call] = {
     ),
     "GET /login": page("GET", "/login"),
     "POST /login": Call(send=_sign_in, writes=True),
+    "POST /login/demo": Call(send=_demo_sign_in),
     "POST /logout": page("POST", "/logout", writes=True),
     "GET /auth/login": page("GET", "/auth/login?next=/console"),
     "GET /auth/callback": page("GET", "/auth/callback?code=x&state=y"),
@@ -784,6 +814,8 @@ CALLS: dict[str, Call] = {
     "POST /console/departments": page(
         "POST", "/console/departments", {"code": "ECN", "name": "Economic Development"}, writes=True
     ),
+    "GET /console/notifications": page("GET", "/console/notifications"),
+    "GET /console/notifications/{message_id}": page("GET", "/console/notifications/{message}"),
     "GET /console/tokens": page("GET", "/console/tokens"),
     "GET /console/tokens/all": page("GET", "/console/tokens/all"),
     "POST /console/tokens": page(

@@ -28,6 +28,7 @@ from registry.services import (
     credentials,
     departments,
     handover,
+    outbox,
     people,
     requests,
     tokens,
@@ -300,6 +301,13 @@ ROLE_QUESTIONS = {
             place.world.session, actor=actor, code="NEW", name="New department"
         ),
         ADMINS,
+    ),
+    "can_operate_mail": RoleQuestion(
+        permissions.can_operate_mail,
+        permissions.MAIL_OPERATORS,
+        "list the e-mail outbox",
+        lambda place, actor: outbox.list_messages(place.world.session, actor=actor),
+        ADMIN_AND_CED,
     ),
     "can_manage_tokens": RoleQuestion(
         permissions.can_manage_tokens,

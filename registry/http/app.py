@@ -28,8 +28,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.loop_engine = make_loop_engine(app.state.engine)
-    if app.state.loop_engine is not app.state.engine:
-        weakref.finalize(app, app.state.loop_engine.dispose)  # its one connection goes too
+    # The readiness probe's own bounded connection, so a busy pool is not an unready instance.
+    app.state.probe_engine = make_loop_engine(app.state.engine)
+    for own in (app.state.loop_engine, app.state.probe_engine):
+        if own is not app.state.engine:
+            weakref.finalize(app, own.dispose)  # its one connection goes too
     app.state.session_info = session_info(settings)
     api.install(app)
     app.router.routes.append(console(app.state))

@@ -21,6 +21,7 @@ from registry.models.handover import (
     MovedRequest,
 )
 from registry.models.identity import PersonIdentity, SsoLogin
+from registry.models.meta import RegistryMeta
 from registry.models.outbox import OutboxMessage, OutboxMessagePublic
 from registry.models.person import Person, PersonCreate, PersonPublic, PersonRole, PersonUpdate
 from registry.models.request import (
@@ -74,6 +75,7 @@ __all__ = [
     "PersonRole",
     "PersonStatus",
     "PersonUpdate",
+    "RegistryMeta",
     "RequestHolder",
     "RequestKind",
     "RequestPublic",

@@ -49,6 +49,7 @@ def page(
     may_manage_people = actor is not None and permissions.can_manage_people(actor)
     may_import = actor is not None and permissions.can_import(actor)
     may_read_audit = actor is not None and permissions.can_read_audit(actor)
+    may_operate_mail = actor is not None and permissions.can_operate_mail(actor)
     response = templates.TemplateResponse(
         request,
         template,
@@ -58,6 +59,7 @@ def page(
             "may_manage_people": may_manage_people,
             "may_import": may_import,
             "may_read_audit": may_read_audit,
+            "may_operate_mail": may_operate_mail,
             **context,
         },
         status_code=status_code,

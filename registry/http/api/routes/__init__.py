@@ -1,7 +1,7 @@
 """The JSON API, one module per resource, each with its ``APIRouter(prefix=..., tags=...)``.
 
-``router`` gathers them; the public check comes first, so a request for it is matched before
-the authenticated API's routes are tried.
+``router`` gathers them; the public check comes first, then the load balancer's probes, so a
+request for either is matched before the authenticated API's routes are tried.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from registry.http.api.routes import (
     credentials,
     departments,
     handovers,
+    health,
     people,
     requests,
     tokens,
@@ -24,6 +25,7 @@ from registry.http.api.routes import (
 router = APIRouter()
 for module in (
     verify,
+    health,
     departments,
     people,
     accounts,

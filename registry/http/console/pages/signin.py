@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from registry.config import Settings
 from registry.db import session_scope
@@ -26,7 +27,7 @@ from registry.errors import NotFound, RegistryError
 from registry.http.console import render
 from registry.http.console.deps import COOKIE, LOGIN_COOKIE, attempt, posted, set_cookie
 from registry.http.deps import SessionDep, SettingsDep, writes_on_read
-from registry.services import oidc, websessions
+from registry.services import demo, oidc, websessions
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def safe_next(value: str | None) -> str:
 
 def _login_page(
     request: Request,
+    session: Session,
     settings: Settings,
     *,
     next_path: str,
@@ -64,6 +66,8 @@ def _login_page(
 ) -> HTMLResponse:
     login_csrf = login_csrf or secrets.token_urlsafe(32)
     query = "" if next_path == HOME else "?" + urlencode({"next": next_path})
+    # A demo registry (the marker in its database, never a setting) offers its people.
+    demo_people = demo.demo_people(session) if demo.is_demo(session) else []
     response = render.page(
         request,
         "signin/login.html",
@@ -74,9 +78,10 @@ def _login_page(
         sso=settings.sso_enabled,
         sso_url="/auth/login" + query,
         token_signin=settings.console_token_signin,
+        demo_people=demo_people,
         **context,
     )
-    if settings.console_token_signin:
+    if settings.console_token_signin or demo_people:
         set_cookie(request, response, LOGIN_COOKIE, login_csrf, max_age=1800)
     return response
 
@@ -98,9 +103,11 @@ def _onward(request: Request, *, title: str, url: str, link: str) -> HTMLRespons
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(
-    request: Request, settings: SettingsDep, notice: str = "", next: str = ""
+    request: Request, session: SessionDep, settings: SettingsDep, notice: str = "", next: str = ""
 ) -> HTMLResponse:
-    return _login_page(request, settings, next_path=safe_next(next), notice=render.notice(notice))
+    return _login_page(
+        request, session, settings, next_path=safe_next(next), notice=render.notice(notice)
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -117,6 +124,7 @@ def login(
     if not settings.console_token_signin:
         return _login_page(
             request,
+            session,
             settings,
             next_path=next_path,
             status_code=403,
@@ -125,6 +133,7 @@ def login(
     if not expected or not secrets.compare_digest(expected, csrf):
         return _login_page(
             request,
+            session,
             settings,
             next_path=next_path,
             status_code=403,
@@ -137,6 +146,52 @@ def login(
     if signed is None:
         return _login_page(
             request,
+            session,
+            settings,
+            next_path=next_path,
+            status_code=error.status_code if error else 401,
+            login_csrf=expected,
+            **render.error_context(error),
+        )
+    cookie, _, _ = signed
+    response = RedirectResponse(next_path, status_code=303)
+    _session_cookie(request, response, settings, cookie)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.post("/login/demo", response_class=HTMLResponse)
+def demo_login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Sign in as a person of a demo registry, without a credential: refused (404) on any
+    registry not marked as a demo in its database, whatever the settings and the form say."""
+    if not demo.is_demo(session):
+        return _refused(request, NotFound(demo.NOT_A_DEMO), title="Demo sign-in")
+    next_path = safe_next(next)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not secrets.compare_digest(expected.encode(), csrf.encode()):
+        return _login_page(
+            request,
+            session,
+            settings,
+            next_path=next_path,
+            status_code=403,
+            login_csrf=expected or None,
+            error="This sign-in form has expired; reload the page and try again.",
+        )
+    signed, error = attempt(
+        request, session, lambda: demo.sign_in(session, settings=settings, email=email)
+    )
+    if signed is None:
+        return _login_page(
+            request,
+            session,
             settings,
             next_path=next_path,
             status_code=error.status_code if error else 401,
