@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from registry.config import Settings
 from registry.errors import Forbidden, NotFound
 from registry.models import AccountRequest, OutboxMessage, PersonStatus, RequestState
-from registry.services import access, credentials, handover, requests
+from registry.services import access, credentials, handover, notify, requests
 from tests.conftest import FreshDatabase
 from tests.factories import CAST, World
 from tests.test_requests import approve, request_in, submit
@@ -275,3 +275,32 @@ def test_every_message_has_its_own_stable_message_id(world: World) -> None:
     ids = [m.message_id for m in outbox(world.session)]
     assert len(ids) == len(set(ids)) == 1 + len(CED_PEOPLE)
     assert all(i.startswith("registry.") and len(i) == len("registry.") + 32 for i in ids)
+
+
+def test_a_reminder_to_many_is_queued_once_and_counted_right(world: World) -> None:
+    """``once_key`` inserts in chunks (SQLite's limit of bound parameters) and counts only the
+    rows it added, on both databases."""
+    many = [
+        notify.Recipient(email=f"person.{n}@gov.mb.ca", why="You receive this in a test.")
+        for n in range(1203)
+    ]
+    mail = notify.Mail(subject="A reminder", paragraphs=["Hello."], action=("Home", "/console"))
+    key = "remind.test:2026-12-04"
+    queued = notify.queue(
+        world.session,
+        settings=world.settings,
+        event="remind.test",
+        mail=mail,
+        to=many,
+        once_key=key,
+    )
+    again = notify.queue(
+        world.session,
+        settings=world.settings,
+        event="remind.test",
+        mail=mail,
+        to=many,
+        once_key=key,
+    )
+    assert (queued, again) == (1203, 0)
+    assert len(outbox(world.session, "remind.test")) == 1203

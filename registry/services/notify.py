@@ -33,6 +33,7 @@ from registry.platforms import get_platform, handle_label
 OUTBOX = OutboxMessage.metadata.tables["outbox_message"]
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "mail"
 SUBJECT_MAX = 300
+CHUNK = 500  # rows per INSERT of reminders (16 parameters each)
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,16 @@ def queue(
         return len(rows)
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return sum(max(session.execute(statement, [row]).rowcount, 0) for row in rows)  # type: ignore[attr-defined]
+    inserted = 0
+    for start in range(0, len(rows), CHUNK):  # within SQLite's limit of bound parameters
+        statement = (
+            builder(OUTBOX)
+            .values(rows[start : start + CHUNK])
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OUTBOX.c.id)
+        )
+        inserted += len(session.execute(statement).all())  # new rows, not those already there
+    return inserted
 
 
 def one_line(text: str) -> str:
