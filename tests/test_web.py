@@ -84,6 +84,9 @@ class TestConsole:
         assert bad.status_code == 401 and "unknown, expired or revoked" in bad.text
         no_csrf = api.client.post("/login", data={"token": api.tokens["ced1"]})
         assert no_csrf.status_code == 403
+        # Before: a CSRF value outside ASCII reached compare_digest as text, a 500.
+        odd = api.client.post("/login", data={"token": api.tokens["ced1"], "csrf": "é✓"})
+        assert odd.status_code == 403 and "form has expired" in odd.text
 
     def test_forms_without_the_csrf_token_change_nothing(self, api: Api, account_id: int) -> None:
         api.sign_in("ced1")

@@ -124,6 +124,29 @@ def _visible_ids(session: Session, actor: Actor, ids: Collection[int]) -> list[i
     return [a.id or 0 for a in rows if permissions.can_see_account(actor, a, holds=a.id in held)]
 
 
+def latest_credentials(
+    *, dept_id: int | None = None, account_ids: Sequence[int] | None = None
+) -> Any:
+    """Newest live version per (account, kind), as a subquery (of the department's or the
+    named accounts only, when given: a department's report reads its own credentials, not the
+    registry's). The report and the rotation reminders read credentials through it."""
+    query: Any = (
+        select(
+            col(Credential.account_id).label("account_id"),
+            col(Credential.kind).label("kind"),
+            func.max(col(Credential.version)).label("version"),
+        )
+        .where(col(Credential.shredded_at).is_(None))
+        .group_by(col(Credential.account_id), col(Credential.kind))
+    )
+    if dept_id is not None:
+        in_department = select(col(Account.id)).where(col(Account.department_id) == dept_id)
+        query = query.where(col(Credential.account_id).in_(in_department))
+    if account_ids is not None:
+        query = query.where(col(Credential.account_id).in_(account_ids))
+    return query.subquery()
+
+
 class _Scope:
     """The active accounts in view, and one aggregate query per kind of finding."""
 
@@ -277,25 +300,7 @@ class _Scope:
         return found
 
     def _latest(self) -> Any:
-        """Newest live version per (account, kind), as a subquery (of the accounts in view
-        only: a department's report reads its own credentials, not the registry's)."""
-        query: Any = (
-            select(
-                col(Credential.account_id).label("account_id"),
-                col(Credential.kind).label("kind"),
-                func.max(col(Credential.version)).label("version"),
-            )
-            .where(col(Credential.shredded_at).is_(None))
-            .group_by(col(Credential.account_id), col(Credential.kind))
-        )
-        if self.dept_id is not None:
-            in_department = select(col(Account.id)).where(
-                col(Account.department_id) == self.dept_id
-            )
-            query = query.where(col(Credential.account_id).in_(in_department))
-        if self.account_ids is not None:
-            query = query.where(col(Credential.account_id).in_(self.account_ids))
-        return query.subquery()
+        return latest_credentials(dept_id=self.dept_id, account_ids=self.account_ids)
 
     # rule 5: rules.lacks_credentials
     def missing_credentials(self) -> list[Finding]:

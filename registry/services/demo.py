@@ -346,7 +346,7 @@ def sign_in(session: Session, *, settings: Settings, email: str) -> tuple[str, W
         raise NotFound(NOT_A_DEMO)
     actor = actor_by_email(session, settings, email[:254])
     # The session itself is made as every console session is (token and single sign-on alike).
-    cookie, web = websessions._new_session(session, settings=settings, person_id=actor.id)
+    cookie, web = websessions.new_session(session, settings=settings, person_id=actor.id)
     audit.record(
         session,
         actor=actor,

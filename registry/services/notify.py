@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from registry.config import Settings
 from registry.enums import OutboxStatus
+from registry.errors import InvalidInput
 from registry.models import OutboxMessage, Person, PersonRole, PersonStatus, Role, utcnow
 from registry.platforms import get_platform, handle_label
 
@@ -193,7 +194,7 @@ def named(platform: str | None, handle: str | None) -> str:
         return "an account"
     try:
         return handle_label(get_platform(platform), handle)
-    except Exception:  # a platform no longer known: name it as stored
+    except InvalidInput:  # a platform no longer known: name it as stored
         return f"{platform} @{handle}"
 
 

@@ -326,7 +326,7 @@ def _rotations(session: Session, settings: Settings, now: dt.datetime, *, once: 
     """The newest live credentials of active accounts due for rotation, as the compliance
     report finds them (marked for it, or older than the rotation age), the marked ones first:
     CED hears of every one, each active holder of those of the accounts they hold."""
-    latest = compliance._Scope(session, settings, None, None, now)._latest()
+    latest = compliance.latest_credentials()
     too_old = now - dt.timedelta(days=settings.rotation_age_days)
     query = (
         select(

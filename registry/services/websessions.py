@@ -50,7 +50,7 @@ def idle_limit(settings: Settings) -> dt.timedelta:
     return dt.timedelta(minutes=settings.session_idle_minutes)
 
 
-def _new_session(
+def new_session(
     session: Session,
     *,
     settings: Settings,
@@ -83,7 +83,7 @@ def sign_in(session: Session, *, settings: Settings, token: str) -> tuple[str, W
         raise Forbidden(TOKEN_SIGNIN_OFF)
     row = tokens.valid_token(session, token.strip())
     actor = tokens.owner(session, settings, row)
-    cookie, web = _new_session(session, settings=settings, person_id=actor.id, token=row)
+    cookie, web = new_session(session, settings=settings, person_id=actor.id, token=row)
     audit.record(
         session,
         actor=actor,
@@ -393,7 +393,7 @@ def sign_in_sso(
         bound.email = email
         bound.last_seen_at = now
         session.add(bound)
-    cookie, web = _new_session(
+    cookie, web = new_session(
         session, settings=settings, person_id=person.id, id_token=identity.id_token
     )
     details: dict[str, Any] = {

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -120,7 +121,6 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     next_path = safe_next(next)
-    expected = request.cookies.get(LOGIN_COOKIE, "")
     if not settings.console_token_signin:
         return _login_page(
             request,
@@ -130,34 +130,14 @@ def login(
             status_code=403,
             error=websessions.TOKEN_SIGNIN_OFF,
         )
-    if not expected or not secrets.compare_digest(expected, csrf):
-        return _login_page(
-            request,
-            session,
-            settings,
-            next_path=next_path,
-            status_code=403,
-            login_csrf=expected or None,
-            error="This sign-in form has expired; reload the page and try again.",
-        )
-    signed, error = attempt(
-        request, session, lambda: websessions.sign_in(session, settings=settings, token=token)
+    return _sign_in(
+        request,
+        session,
+        settings,
+        next_path=next_path,
+        csrf=csrf,
+        signing=lambda: websessions.sign_in(session, settings=settings, token=token),
     )
-    if signed is None:
-        return _login_page(
-            request,
-            session,
-            settings,
-            next_path=next_path,
-            status_code=error.status_code if error else 401,
-            login_csrf=expected,
-            **render.error_context(error),
-        )
-    cookie, _, _ = signed
-    response = RedirectResponse(next_path, status_code=303)
-    _session_cookie(request, response, settings, cookie)
-    response.delete_cookie(LOGIN_COOKIE, path="/")
-    return response
 
 
 @router.post("/login/demo", response_class=HTMLResponse)
@@ -173,7 +153,28 @@ def demo_login(
     registry not marked as a demo in its database, whatever the settings and the form say."""
     if not demo.is_demo(session):
         return _refused(request, NotFound(demo.NOT_A_DEMO), title="Demo sign-in")
-    next_path = safe_next(next)
+    return _sign_in(
+        request,
+        session,
+        settings,
+        next_path=safe_next(next),
+        csrf=csrf,
+        signing=lambda: demo.sign_in(session, settings=settings, email=email),
+    )
+
+
+def _sign_in(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    *,
+    next_path: str,
+    csrf: str,
+    signing: Callable[[], tuple[str, Any, Any]],
+) -> Response:
+    """The end of every sign-in form: its CSRF cookie checked (as bytes: a form may post any
+    text), then ``signing`` attempted, then the session cookie and a redirect to ``next_path``,
+    or the sign-in page again with why."""
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(expected.encode(), csrf.encode()):
         return _login_page(
@@ -185,9 +186,7 @@ def demo_login(
             login_csrf=expected or None,
             error="This sign-in form has expired; reload the page and try again.",
         )
-    signed, error = attempt(
-        request, session, lambda: demo.sign_in(session, settings=settings, email=email)
-    )
+    signed, error = attempt(request, session, signing)
     if signed is None:
         return _login_page(
             request,
