@@ -34,6 +34,16 @@ class AccountStatus(StrEnum):
     decommissioned = "decommissioned"
 
 
+class Language(StrEnum):
+    """The language an account publishes in. ``en`` and ``fr`` accounts may name their twin
+    in the other official language."""
+
+    en = "en"
+    fr = "fr"
+    bilingual = "bilingual"
+    other = "other"
+
+
 class OutboxStatus(StrEnum):
     """Where an e-mail in the outbox stands: waiting (or retrying), delivered, or given up on."""
 

@@ -1,7 +1,7 @@
 """Tables and their schemas. Importing this package registers every table on the metadata."""
 
 from registry.models.access import AccessGrant, AccessGrantPublic
-from registry.models.account import Account, AccountPublic
+from registry.models.account import Account, AccountPublic, AccountRename, AccountRenamePublic
 from registry.models.audit import AuditEvent, AuditEventPublic, AuditHead
 from registry.models.base import AccountStatus, Category, PersonStatus, Role, utcnow
 from registry.models.credential import (
@@ -44,6 +44,8 @@ __all__ = [
     "AccessGrantPublic",
     "Account",
     "AccountPublic",
+    "AccountRename",
+    "AccountRenamePublic",
     "AccountRequest",
     "AccountStatus",
     "ApiToken",

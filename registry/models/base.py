@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 from registry.enums import AccountStatus as AccountStatus
 from registry.enums import Category as Category
+from registry.enums import Language as Language
 from registry.enums import PersonStatus as PersonStatus
 from registry.enums import Role as Role
 

@@ -70,6 +70,8 @@ class AccountRequest(SQLModel, table=True):
     handle_normalized: str | None = Field(default=None, max_length=200)
     display_name: str = Field(default="", max_length=200)
     url: str | None = Field(default=None, max_length=500)
+    platform_id: str | None = Field(default=None, max_length=300)
+    language: str | None = Field(default=None, max_length=16)
     category: str | None = Field(default=None, max_length=32)
     program_area: str = Field(default="", max_length=200)
     purpose: str | None = Field(default=None, max_length=2000)
@@ -99,6 +101,8 @@ class NewAccountRequest(SQLModel):
     handle: str = Field(min_length=1, max_length=200)
     display_name: str = Field(default="", max_length=200)
     url: str = Field(min_length=1, max_length=500)
+    platform_id: str | None = Field(default=None, max_length=300)
+    language: str = Field(default="en", max_length=16)
     category: str = Field(min_length=1, max_length=32)
     department: str = Field(min_length=1, max_length=32)
     program_area: str = Field(default="", max_length=200)
@@ -129,6 +133,8 @@ class RequestPublic(SQLModel):
     handle: str | None
     display_name: str = ""
     url: str | None
+    platform_id: str | None = None
+    language: str | None = None
     category: str | None
     program_area: str
     purpose: str | None
