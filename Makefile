@@ -5,7 +5,7 @@ DEMO_ADMIN ?= admin@gov.mb.ca
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test fuzz bench clean
+.PHONY: run test fuzz bench clean i18n-extract i18n-update i18n-compile
 
 # A virtualenv with the project installed (editable); redone when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -19,7 +19,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 
 # A demo registry in ./registry.db, made once with realistic, made-up content (a registry that
 # already has content is left as it is), how to sign in, a fresh API token, and the server.
-run: $(VENV)/.installed
+run: $(VENV)/.installed i18n-compile
 	$(BIN)/registry demo --if-empty
 	@echo ""
 	@echo "The console: http://$(HOST):$(PORT)/console"
@@ -33,12 +33,28 @@ run: $(VENV)/.installed
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
 # Lint, types, the import contracts (pyproject.toml) and the whole test suite (SQLite unless REGISTRY_TEST_DATABASE_URL is set).
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev i18n-compile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The public side's messages in English and French (Babel; registry/i18n.py explains). After
+# changing a message: i18n-update (extract, then merge into fr's .po), translate what it marks
+# new or fuzzy, i18n-compile. The .mo is built here, not committed; without it the registry
+# compiles the .po in memory when it starts.
+LOCALE := registry/locale
+
+i18n-extract: $(VENV)/.installed
+	$(BIN)/pybabel --quiet extract -F $(LOCALE)/babel.cfg --project=social-media-registry \
+		--version=0.1.0 --copyright-holder="Government of Manitoba" -o $(LOCALE)/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel --quiet update -i $(LOCALE)/messages.pot -d $(LOCALE)
+
+i18n-compile: $(VENV)/.installed
+	$(BIN)/pybabel --quiet compile -d $(LOCALE)
 
 # Schemathesis against the app's own OpenAPI schema, as each role (deselected from `make test`).
 fuzz: $(VENV)/.installed-dev

@@ -14,6 +14,8 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from registry.errors import InvalidInput
+from registry.platform_ids import ID_RULES as ID_RULES
+from registry.platform_ids import normalize_platform_id as normalize_platform_id
 
 
 @dataclass(frozen=True)

@@ -393,4 +393,4 @@ class TestVerifyCommand:
         lookalike = cli("verify", "--url", "https://facebook.com.evil.io/ManitobaAg")
         assert lookalike.exit_code == 1 and "Traceback" not in lookalike.stderr
         both = cli.refused("verify", "--url", "https://x.com/a", "--platform", "x")
-        assert "either a platform and a handle, or a profile URL" in both
+        assert "or a profile URL" in both and "either a platform and a handle" in both

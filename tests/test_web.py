@@ -476,7 +476,7 @@ class TestRefusalsOnPages:
         url = "https://www.facebook.com/" + "a" * 2000
         page = api.client.get("/directory", params={"check": url})
         assert page.status_code == 422
-        assert "The platform, handle or URL is too long." in page.text
+        assert "The platform, handle, id or URL is too long." in page.text
         assert_refused(api.client.get("/verify", params={"url": url}), 422, "too long")
 
     @pytest.mark.parametrize(

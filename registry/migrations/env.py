@@ -36,6 +36,23 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite" or connection.in_transaction():
+        _migrate(connection)
+        return
+    # SQLite alters a table by rebuilding it (batch mode): the old table is dropped while
+    # other tables still point at its rows. As SQLite's own procedure for altering a table
+    # says, foreign keys are off meanwhile (a PRAGMA that only takes effect outside a
+    # transaction) and every reference is checked once the migrations are done.
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        _migrate(connection)
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -44,6 +61,14 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            connection.rollback()
+            raise RuntimeError(
+                f"The migration would leave {len(broken)} broken reference(s), the first in "
+                f"table {broken[0][0]}; nothing was changed."
+            )
     # The one commit, whoever opened the connection (registry.migrate or `alembic` by hand):
     # begin_transaction() leaves open a transaction the connection was already in, or one
     # that Alembic's own queries (the version table) began.

@@ -5,7 +5,6 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Index, text
 from sqlmodel import Field, SQLModel
 
-
 from registry.models.base import AccountStatus, Category, Language, UTCDateTime, sql_in, utcnow
 
 NOT_DECOMMISSIONED = text("status <> 'decommissioned'")

@@ -244,6 +244,28 @@ def test_page_passes_axe(
     assert not found, f"axe-core violations on {page.url}:\n{describe(found)}"
 
 
+def test_french_directory_passes_axe(visitors: Visitors) -> None:
+    """The directory and a check in French (``<html lang="fr">``), in a context of its own: the
+    toggle's cookie would make the other visits' pages French."""
+    page = visitors.people.anonymous()
+    _open(page, "/directory?lang=fr&check=https%3A%2F%2Fwww.facebook.com%2FManitobaAg")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    _heading(page, "Comptes officiels du gouvernement dans les médias sociaux")
+    expect(page.get_by_role("status")).to_contain_text("est un compte officiel du gouvernement")
+    expect(page.get_by_role("link", name="English")).to_have_attribute("hreflang", "en")
+    found = violations(page)
+    assert not found, f"axe-core violations on {page.url}:\n{describe(found)}"
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("link", name="Français")).to_have_attribute("lang", "fr")
+    _open(page, "/directory?q=no-such-account-anywhere")  # the cookie now says English
+    expect(page.get_by_text("No official accounts match.")).to_be_visible()
+    _open(page, "/directory?q=no-such-account-anywhere&lang=fr")
+    expect(page.get_by_text("Aucun compte officiel ne correspond à la recherche.")).to_be_visible()
+    found = violations(page)
+    assert not found, f"axe-core violations on {page.url}:\n{describe(found)}"
+
+
 # A control's id, or its text (the submit button has no id); the same of the focused element.
 NAME_OF = "el => el.id || el.innerText"
 FOCUSED = f"() => ({NAME_OF})(document.activeElement)"

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from registry import permissions
+from registry import i18n, permissions
 from registry.errors import RegistryError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -43,7 +43,10 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     """``template`` rendered with ``context``; the navigation asks the permissions what the
-    signed-in ``actor`` (if any) may reach."""
+    signed-in ``actor`` (if any) may reach. The page speaks ``context["lang"]`` (the public
+    pages negotiate it; the console is English): its ``_`` comes with this render's context,
+    never installed on the environment the worker threads share."""
+    lang = context.pop("lang", i18n.DEFAULT)
     actor = context.get("actor")
     may_hand_over = actor is not None and permissions.can_run_handover(actor)
     may_manage_people = actor is not None and permissions.can_manage_people(actor)
@@ -55,6 +58,9 @@ def page(
         template,
         {
             "title": title,
+            "lang": lang,
+            "_": i18n.translator(lang),
+            "gettext": i18n.translator(lang),
             "may_hand_over": may_hand_over,
             "may_manage_people": may_manage_people,
             "may_import": may_import,

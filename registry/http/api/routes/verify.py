@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
+from registry import i18n
 from registry.db import read_only
 from registry.http.api.errors import error_responses
 from registry.services import verify
@@ -62,7 +63,24 @@ PARAMETERS = [
         "schema": {"type": "string", "maxLength": 200},
         "example": "ManitobaAg",
     },
+    {
+        "name": "id",
+        "in": "query",
+        "description": "The platform's permanent id of the account (with ``platform``).",
+        "schema": {"type": "string", "maxLength": 300},
+        "example": "123456789012345",
+    },
     {"name": "url", "in": "query", "schema": {"type": "string", "maxLength": 2000}},
+    {
+        "name": "lang",
+        "in": "query",
+        "description": (
+            "The language of ``message``: en or fr (any other value is ignored); without it, "
+            "``Accept-Language`` decides, else English."
+        ),
+        "schema": {"type": "string", "maxLength": 16},
+        "example": "fr",
+    },
 ]
 
 
@@ -73,8 +91,9 @@ PARAMETERS = [
     openapi_extra={"parameters": PARAMETERS},
 )
 async def verify_account(request: Request) -> Response:
-    """Is this an official government account? Ask with ``platform`` and ``handle``, or with
-    a profile ``url``. No token needed; public fields only.
+    """Is this an official government account? Ask with ``platform`` and ``handle``, with
+    ``platform`` and the platform's permanent account ``id``, or with a profile ``url``. No
+    token needed; public fields only.
 
     The hot path of the service: the query string is read directly, then one indexed read on
     an autocommit connection, run on the event loop (a sub-millisecond query costs less than
@@ -83,12 +102,21 @@ async def verify_account(request: Request) -> Response:
     lock a writer holds, and a statement is bounded (see ``registry.db.make_loop_engine``).
     """
     query = request.query_params
+    # The parameter wins; the header is read only when it is there (see ``registry.i18n``).
+    lang = i18n.supported(query.get("lang")) or i18n.negotiate(
+        accept_language=request.headers.get("accept-language")
+    )
     with read_only(request.app.state.loop_engine) as connection:
         answer = verify.answer(
             connection,
             platform=query.get("platform"),
             handle=query.get("handle"),
             url=query.get("url"),
+            platform_id=query.get("id"),
+            lang=lang,
         )
     # Already a validated model: sent as it is rather than validated a second time.
-    return JSONResponse(answer.model_dump(mode="json"))
+    response = JSONResponse(answer.model_dump(mode="json"))
+    response.headers["Content-Language"] = lang
+    response.headers.append("Vary", "Accept-Language")
+    return response
