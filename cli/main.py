@@ -23,6 +23,7 @@ from cli.commands import (
     db,
     demo,
     departments,
+    export,
     handover,
     notify,
     people,
@@ -51,6 +52,7 @@ app.command("restore")(backup.restore)
 app.command("handover")(handover.handover_command)
 app.command("verify")(verify.verify_command)
 app.command("remind")(remind.remind_command)
+app.command("export")(export.export_command)
 
 app.add_typer(db.app, name="db")
 app.add_typer(departments.app, name="departments")

@@ -75,6 +75,10 @@ PURGERS = (Role.admin, Role.ced)
 ADMINISTRATORS = (Role.admin,)
 # Who deliver the outbox, queue reminders and read what was sent (DESIGN.md, Notifications).
 MAIL_OPERATORS = (Role.admin, Role.ced)
+# Sign and write out the public directory for a static site (reads the answer-signing key).
+PUBLISHERS = (Role.admin, Role.ced)
+# Record that the platform renamed an account: CED keeps the list.
+RENAMERS = (Role.ced,)
 
 
 def refusal(actor: Actor, roles: Sequence[Role], *, to: str) -> Forbidden:
@@ -183,6 +187,16 @@ def can_import(actor: Actor) -> bool:
 def can_review(actor: Actor) -> bool:
     """CED records the periodic review of accounts (rule 7)."""
     return actor.has(*REVIEWERS)
+
+
+def can_publish(actor: Actor) -> bool:
+    """CED and administrators sign the public directory for publishing (``registry export``)."""
+    return actor.has(*PUBLISHERS)
+
+
+def can_rename(actor: Actor) -> bool:
+    """CED records that a platform renamed an account (it keeps the list)."""
+    return actor.has(*RENAMERS)
 
 
 def can_manage_access(actor: Actor) -> bool:

@@ -115,6 +115,8 @@ MATRIX: dict[str, dict[str, Expect]] = {
     # public
     "GET /verify":                      M(200, 200, 200, 200, 200, 200, 200, 200, 200),
     "GET /healthz":                     M(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /.well-known/jwks.json":       M(200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "GET /directory.json":              M(200, 200, 200, 200, 200, 200, 200, 200, 200),
     "GET /readyz":                      M(200, 200, 200, 200, 200, 200, 200, 200, 200),
     # departments, people, tokens (administrators)
     "GET /departments":                 M(401, 200, 200, 200, 200, 200, 200, 200, 401),
@@ -609,6 +611,8 @@ REVEAL = {"reason": "Weekly post"}
 CALLS: dict[str, Call] = {
     "GET /verify": api("GET", "/verify?platform=facebook&handle=ManitobaHarvest"),
     "GET /healthz": api("GET", "/healthz"),
+    "GET /.well-known/jwks.json": api("GET", "/.well-known/jwks.json"),
+    "GET /directory.json": api("GET", "/directory.json"),
     "GET /readyz": api("GET", "/readyz"),
     "GET /departments": api("GET", "/departments"),
     "POST /departments": api(

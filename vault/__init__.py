@@ -27,7 +27,7 @@ from vault.errors import (
     UnknownKey,
     VaultError,
 )
-from vault.keyring import KeyInfo, Keyring
+from vault.keyring import AnswerKeyInfo, KeyInfo, Keyring
 from vault.rotation import keys_in_use, needs_rewrap, rewrap_stale, unused_keys
 from vault.secret import Secret
 from vault.totp import TotpCode, decode_seed, totp_now
@@ -35,6 +35,7 @@ from vault.totp import TotpCode, decode_seed, totp_now
 __all__ = [
     "FORMAT_VERSION",
     "SHREDDED",
+    "AnswerKeyInfo",
     "Context",
     "DecryptionFailed",
     "InvalidSeed",

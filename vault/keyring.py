@@ -10,8 +10,17 @@ File format 1 (UTF-8 JSON, exactly these fields)::
         {"id": "k2", "created": "2025-06-01T00:00:00Z", "key": "<base64>", "retired": false}
       ],
       "audit_key": "<base64, 32 bytes>",
-      "signing_key": "<base64, 32-byte raw Ed25519 private key>"
+      "signing_key": "<base64, 32-byte raw Ed25519 private key>",
+      "answer_keys": [
+        {"id": "s1", "created": "2025-01-01T00:00:00Z", "key": "<base64>",
+         "retired": "2025-06-01T00:00:00Z"},
+        {"id": "s2", "created": "2025-06-01T00:00:00Z", "key": "<base64>", "retired": null}
+      ]
     }
+
+``answer_keys`` (optional: a keyring written before it had none) are Ed25519 keys for signing
+statements published to anyone; the newest one not retired signs, and a retired one stays until
+``drop_answer_keys`` removes it, so that what it signed can still be checked meanwhile.
 
 Every write goes to a 0600 temporary file in the same directory, is fsynced, then renamed
 over the keyring. Changes (``add_key``, ``retire``) take an exclusive ``flock`` on
@@ -48,7 +57,7 @@ from vault.errors import (
     VaultError,
 )
 
-__all__ = ["KEY_ID_PATTERN", "KeyInfo", "Keyring"]
+__all__ = ["KEY_ID_PATTERN", "AnswerKeyInfo", "KeyInfo", "Keyring"]
 
 FORMAT = 1
 KEY_BYTES = 32
@@ -56,6 +65,7 @@ KEY_BYTES = 32
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _MAX_FILE_BYTES = 1 << 20
 _TOP_FIELDS = frozenset({"format", "current", "keys", "audit_key", "signing_key"})
+_OPTIONAL_TOP_FIELDS = frozenset({"answer_keys"})
 _KEY_FIELDS = frozenset({"id", "created", "key", "retired"})
 
 
@@ -77,12 +87,35 @@ class _MasterKey:
         return f"_MasterKey(id={self.info.id!r}, material=***)"
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerKeyInfo:
+    """Public facts about one answer-signing key; never its private bytes."""
+
+    id: str
+    created: datetime
+    retired: datetime | None
+    public_key: Ed25519PublicKey
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class _AnswerKey:
+    id: str
+    created: datetime
+    retired: datetime | None
+    material: bytes
+
+    def info(self) -> AnswerKeyInfo:
+        private = Ed25519PrivateKey.from_private_bytes(self.material)
+        return AnswerKeyInfo(self.id, self.created, self.retired, private.public_key())
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class _State:
     current: str
     keys: tuple[_MasterKey, ...]
     audit_key: bytes
     signing_key: bytes
+    answer_keys: tuple[_AnswerKey, ...] = ()
 
     def __repr__(self) -> str:
         return f"_State(current={self.current!r}, keys=***)"
@@ -119,6 +152,7 @@ class Keyring:
             keys=(_MasterKey(KeyInfo("k1", _now(), retired=False), _random_key()),),
             audit_key=_random_key(),
             signing_key=Ed25519PrivateKey.generate().private_bytes_raw(),
+            answer_keys=(_AnswerKey("s1", _now(), None, _new_signing_key()),),
         )
         data = _dump(state)
         try:
@@ -171,7 +205,50 @@ class Keyring:
     def verify_key(self) -> Ed25519PublicKey:
         return self._signing.public_key()
 
+    @property
+    def answer_keys(self) -> tuple[AnswerKeyInfo, ...]:
+        """Every answer-signing key still in the keyring, oldest first."""
+        return tuple(key.info() for key in self._state.answer_keys)
+
+    def answer_signing_key(self) -> tuple[str, Ed25519PrivateKey] | None:
+        """The id and private key that sign answers now, or None in a keyring without one."""
+        live = [key for key in self._state.answer_keys if key.retired is None]
+        if not live:
+            return None
+        return live[-1].id, Ed25519PrivateKey.from_private_bytes(live[-1].material)
+
     # -- changes ------------------------------------------------------------------------
+
+    def rotate_answer_key(self) -> AnswerKeyInfo:
+        """Add a new answer-signing key that signs from now on, retire the others (their
+        public keys stay until :meth:`drop_answer_keys`), and save the keyring."""
+        state = self._state
+        now = _now()
+        kept = tuple(
+            key if key.retired is not None else replace(key, retired=now)
+            for key in state.answer_keys
+        )
+        ids = {key.id for key in kept}
+        n = len(ids) + 1
+        while f"s{n}" in ids:
+            n += 1
+        new = _AnswerKey(f"s{n}", now, None, _new_signing_key())
+        self._commit(replace(state, answer_keys=(*kept, new)))
+        return new.info()
+
+    def drop_answer_keys(self, retired_before: datetime) -> list[str]:
+        """Remove the answer keys retired before ``retired_before`` (nothing they signed is
+        still valid); save the keyring when any goes. The ids removed."""
+        state = self._state
+        gone = [
+            key.id
+            for key in state.answer_keys
+            if key.retired is not None and key.retired < retired_before
+        ]
+        if gone:
+            kept = tuple(key for key in state.answer_keys if key.id not in gone)
+            self._commit(replace(state, answer_keys=kept))
+        return gone
 
     def add_key(self) -> KeyInfo:
         """Add a new master key, make it current and save the keyring."""
@@ -233,6 +310,10 @@ class Keyring:
 
 def _random_key() -> bytes:
     return os.urandom(KEY_BYTES)
+
+
+def _new_signing_key() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes_raw()
 
 
 def _now() -> datetime:
@@ -319,7 +400,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _validate(doc: Any) -> _State:
-    _check_fields(doc, _TOP_FIELDS, "the top level")
+    _check_fields(doc, _TOP_FIELDS, "the top level", optional=_OPTIONAL_TOP_FIELDS)
     version = doc["format"]
     if type(version) is not int or version != FORMAT:
         raise _Bad(f"unsupported format {version!r} (expected {FORMAT})")
@@ -351,14 +432,40 @@ def _validate(doc: Any) -> _State:
         raise _Bad(f"current key {current!r} is retired")
     audit_key = _b64_key(doc["audit_key"], "'audit_key'")
     signing_key = _b64_key(doc["signing_key"], "'signing_key'")
-    return _State(current, tuple(keys), audit_key, signing_key)
+    answer_keys = _answer_keys(doc.get("answer_keys", []))
+    return _State(current, tuple(keys), audit_key, signing_key, answer_keys)
 
 
-def _check_fields(obj: Any, expected: frozenset[str], where: str) -> None:
+def _answer_keys(entries: Any) -> tuple[_AnswerKey, ...]:
+    if not isinstance(entries, list):
+        raise _Bad("'answer_keys' must be a list")
+    keys: list[_AnswerKey] = []
+    for position, entry in enumerate(entries):
+        _check_fields(entry, _KEY_FIELDS, f"answer_keys[{position}]")
+        key_id = entry["id"]
+        if not isinstance(key_id, str) or not KEY_ID_PATTERN.fullmatch(key_id):
+            raise _Bad(f"answer_keys[{position}] has an invalid id (1-32 of A-Z a-z 0-9 _ -)")
+        if any(k.id == key_id for k in keys):
+            raise _Bad(f"answer key id {key_id!r} appears twice")
+        retired = entry["retired"]
+        keys.append(
+            _AnswerKey(
+                key_id,
+                _timestamp(entry["created"], key_id),
+                None if retired is None else _timestamp(retired, key_id),
+                _b64_key(entry["key"], f"answer key {key_id!r}"),
+            )
+        )
+    return tuple(keys)
+
+
+def _check_fields(
+    obj: Any, expected: frozenset[str], where: str, *, optional: frozenset[str] = frozenset()
+) -> None:
     if not isinstance(obj, dict):
         raise _Bad(f"{where} must be a JSON object")
     missing = sorted(expected - obj.keys())
-    extra = sorted(obj.keys() - expected)
+    extra = sorted(obj.keys() - expected - optional)
     if missing:
         raise _Bad(f"{where} lacks {', '.join(missing)}")
     if extra:
@@ -393,7 +500,7 @@ def _dump(state: _State) -> bytes:
     def b64(raw: bytes) -> str:
         return base64.b64encode(raw).decode("ascii")
 
-    doc = {
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "current": state.current,
         "keys": [
@@ -408,7 +515,21 @@ def _dump(state: _State) -> bytes:
         "audit_key": b64(state.audit_key),
         "signing_key": b64(state.signing_key),
     }
+    if state.answer_keys:
+        doc["answer_keys"] = [
+            {
+                "id": k.id,
+                "created": _stamp(k.created),
+                "key": b64(k.material),
+                "retired": None if k.retired is None else _stamp(k.retired),
+            }
+            for k in state.answer_keys
+        ]
     return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @contextlib.contextmanager

@@ -212,6 +212,23 @@ def vault_rotate_key(as_: AsOption = None, json_: JsonOption = False) -> None:
         )
 
 
+@app.command("rotate-signing-key")
+def vault_rotate_signing_key(as_: AsOption = None, json_: JsonOption = False) -> None:
+    """Sign public answers with a new key from now on; the old public key stays published
+    at /.well-known/jwks.json until what it signed has expired."""
+    from registry.models import utcnow
+    from registry.services import signing
+
+    with work(as_) as w:
+        new_kid, dropped = signing.rotate_signing_key(
+            w.session, settings=w.settings, actor=w.actor, now=utcnow()
+        )
+    if json_:
+        emit_json({"kid": new_kid, "dropped": dropped})
+    else:
+        stdout.print(f"Public answers are now signed with key {new_kid}.", markup=False)
+
+
 @app.command("purge")
 def vault_purge(as_: AsOption = None, json_: JsonOption = False) -> None:
     """Shred the credentials of accounts decommissioned longer than the retention period."""

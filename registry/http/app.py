@@ -13,6 +13,7 @@ from registry.http import api
 from registry.http.console.app import mount as console
 from registry.http.security import SecurityMiddleware
 from registry.keys import session_info
+from registry.services.signing import KeyringCache
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if own is not app.state.engine:
             weakref.finalize(app, own.dispose)  # its one connection goes too
     app.state.session_info = session_info(settings)
+    app.state.answer_keys = KeyringCache(settings)
     api.install(app)
     app.router.routes.append(console(app.state))
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_request_bytes)

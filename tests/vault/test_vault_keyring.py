@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import stat
@@ -53,7 +54,9 @@ class TestCreate:
 
     def test_file_has_the_documented_shape(self, keyring: Keyring) -> None:
         doc = read_doc(keyring.path)
-        assert set(doc) == {"format", "current", "keys", "audit_key", "signing_key"}
+        assert set(doc) == {"format", "current", "keys", "audit_key", "signing_key", "answer_keys"}
+        [answer_key] = doc["answer_keys"]
+        assert answer_key["id"] == "s1" and answer_key["retired"] is None
         assert doc["format"] == 1
         assert doc["current"] == "k1"
         [entry] = doc["keys"]
@@ -234,3 +237,44 @@ class TestOtherKeys:
         reloaded.verify_key.verify(signature, b"message")
         with pytest.raises(InvalidSignature):
             reloaded.verify_key.verify(signature, b"messagf")
+
+
+class TestAnswerKeys:
+    def test_rotation_retires_the_old_key_and_keeps_it_until_dropped(
+        self, keyring: Keyring
+    ) -> None:
+        first = keyring.answer_keys[0]
+        signing = keyring.answer_signing_key()
+        assert signing is not None and signing[0] == first.id
+        new = keyring.rotate_answer_key()
+        again = Keyring.load(keyring.path)
+        assert [k.id for k in again.answer_keys] == [first.id, new.id]
+        assert again.answer_keys[0].retired is not None and again.answer_keys[1].retired is None
+        current = again.answer_signing_key()
+        assert current is not None and current[0] == new.id
+        retired = again.answer_keys[0].retired
+        assert retired is not None
+        assert again.drop_answer_keys(retired) == []
+        assert again.drop_answer_keys(retired + dt.timedelta(seconds=1)) == [first.id]
+        assert [k.id for k in Keyring.load(keyring.path).answer_keys] == [new.id]
+
+    def test_a_keyring_written_before_answer_keys_loads_without_any(self, keyring: Keyring) -> None:
+        doc = read_doc(keyring.path)
+        del doc["answer_keys"]
+        keyring.path.write_text(json.dumps(doc))
+        old = Keyring.load(keyring.path)
+        assert old.answer_keys == () and old.answer_signing_key() is None
+        old.rotate_answer_key()
+        assert Keyring.load(keyring.path).answer_signing_key() is not None
+
+    def test_a_malformed_answer_key_is_refused_without_its_bytes(self, keyring: Keyring) -> None:
+        doc = read_doc(keyring.path)
+        doc["answer_keys"][0]["key"] = "c2VjcmV0"
+        keyring.path.write_text(json.dumps(doc))
+        with pytest.raises(KeyringInvalid, match="answer key 's1'") as raised:
+            Keyring.load(keyring.path)
+        assert "c2VjcmV0" not in str(raised.value)
+
+    def test_repr_shows_no_key_bytes(self, keyring: Keyring) -> None:
+        material = read_doc(keyring.path)["answer_keys"][0]["key"]
+        assert material not in repr(keyring) and material not in repr(keyring.answer_keys)

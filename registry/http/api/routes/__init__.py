@@ -17,6 +17,7 @@ from registry.http.api.routes import (
     handovers,
     health,
     people,
+    public,
     requests,
     tokens,
     verify,
@@ -25,6 +26,7 @@ from registry.http.api.routes import (
 router = APIRouter()
 for module in (
     verify,
+    public,
     health,
     departments,
     people,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.responses import Response
@@ -19,7 +20,8 @@ from starlette.types import Receive, Scope, Send
 from registry import i18n
 from registry.db import read_only
 from registry.http.api.errors import error_responses
-from registry.services import verify
+from registry.models import utcnow
+from registry.services import signing, verify
 
 
 class PlainRoute(APIRoute):
@@ -87,7 +89,14 @@ PARAMETERS = [
 @router.get(
     "/verify",
     response_model=verify.VerifyAnswer,
-    responses=error_responses(422),
+    responses={
+        **error_responses(422, 503),
+        200: {
+            "description": "The answer; with `Accept: application/jose`, the same answer plus "
+            "`iat` and `exp` as a compact JWS signed with a key from /.well-known/jwks.json.",
+            "content": {"application/jose": {"schema": {"type": "string"}}},
+        },
+    },
     openapi_extra={"parameters": PARAMETERS},
 )
 async def verify_account(request: Request) -> Response:
@@ -116,7 +125,20 @@ async def verify_account(request: Request) -> Response:
             lang=lang,
         )
     # Already a validated model: sent as it is rather than validated a second time.
-    response = JSONResponse(answer.model_dump(mode="json"))
+    body = answer.model_dump(mode="json")
+    response: Response
+    if signing.wants_jose(request.headers.get("accept")):
+        # Signed (see ``registry.services.signing``): the keyring is read in a worker thread.
+        token = await run_in_threadpool(
+            signing.sign,
+            request.app.state.answer_keys.get(),
+            body,
+            now=utcnow(),
+            valid_for=signing.VERIFY_VALID_FOR,
+        )
+        response = Response(token, media_type=signing.MEDIA_TYPE)
+    else:
+        response = JSONResponse(body)
     response.headers["Content-Language"] = lang
-    response.headers.append("Vary", "Accept-Language")
+    response.headers.append("Vary", "Accept, Accept-Language")
     return response
