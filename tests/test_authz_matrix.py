@@ -140,6 +140,11 @@ MATRIX: dict[str, dict[str, Expect]] = {
                                         M(401, 403, 403, 403, 200, 200, 403, 403, 401),
     "POST /accounts/{account_id}/review":
                                         M(401, 403, 403, 403, 200, 403, 403, 403, 401),
+    # renames: CED keeps the list; the earlier handles as the account itself
+    "POST /accounts/{account_id}/rename":
+                                        M(401, 403, 403, 403, 200, 403, 403, 403, 401),
+    "GET /accounts/{account_id}/renames":
+                                        M(401, 200, 404, 200, 200, 200, 200, 200, 401),
     # requests (rule 4, ADR 0002): own department, CED for any
     "POST /requests":                   M(401, 201, 403, 201, 201, 403, 403, 201, 401),
     "POST /requests:decommission":      M(401, 201, 404, 201, 201, 403, 403, 201, 401),
@@ -224,6 +229,8 @@ MATRIX: dict[str, dict[str, Expect]] = {
                                         M(LOGIN, 403, 404, 403, 200, 403, 403, 200, LOGIN),
     # recording a review is CED's alone (403 before the account is looked up, as the API)
     "POST /console/accounts/{account_id}/review":
+                                        M(LOGIN, 403, 403, 403, 303, 403, 403, 403, LOGIN),
+    "POST /console/accounts/{account_id}/rename":
                                         M(LOGIN, 403, 403, 403, 303, 403, 403, 403, LOGIN),
     # asking for decommissioning follows POST /requests:decommission (own department, CED any)
     "POST /console/accounts/{account_id}/decommission":
@@ -607,6 +614,7 @@ NEW_REQUEST_FORM = {
     "holders": AGR_STAFF,
 }
 REVEAL = {"reason": "Weekly post"}
+RENAME = {"handle": "HarvestNews", "url": "https://www.facebook.com/HarvestNews"}
 
 CALLS: dict[str, Call] = {
     "GET /verify": api("GET", "/verify?platform=facebook&handle=ManitobaHarvest"),
@@ -646,6 +654,10 @@ CALLS: dict[str, Call] = {
     "POST /accounts/{account_id}/review": api(
         "POST", "/accounts/{account}/review", {"note": "Checked"}, writes=True
     ),
+    "POST /accounts/{account_id}/rename": api(
+        "POST", "/accounts/{account}/rename", RENAME, writes=True
+    ),
+    "GET /accounts/{account_id}/renames": api("GET", "/accounts/{account}/renames"),
     "POST /requests": api("POST", "/requests", new_request("AgrFieldDays"), writes=True),
     "POST /requests:decommission": api(
         "POST",
@@ -775,6 +787,9 @@ CALLS: dict[str, Call] = {
     ),
     "POST /console/accounts/{account_id}/review": page(
         "POST", "/console/accounts/{account}/review", {"note": "Checked"}, writes=True
+    ),
+    "POST /console/accounts/{account_id}/rename": page(
+        "POST", "/console/accounts/{account}/rename", RENAME, writes=True
     ),
     "POST /console/accounts/{account_id}/decommission": page(
         "POST", "/console/accounts/{account}/decommission", {"reason": "Ended"}, writes=True

@@ -144,3 +144,25 @@ def accounts_review(
             f"Reviewed account {account_id}; the next review is due {public.next_review_on}.",
             markup=False,
         )
+
+
+@app.command("rename")
+def accounts_rename(
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
+    handle: Annotated[str, typer.Option(help="The new handle the platform shows.")],
+    url: Annotated[str, typer.Option(help="The new profile link.")],
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """The platform renamed the account (CED): one audited change that keeps its holders,
+    credentials and history; the old handle stops verifying."""
+    from registry.services import renames
+
+    with work(as_) as w:
+        public = renames.rename(
+            w.session, actor=w.actor, account_id=account_id, handle=handle, url=url
+        )
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(f"Renamed account {account_id} to @{public.handle}.", markup=False)

@@ -28,6 +28,11 @@ class ReviewBody(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class RenameBody(BaseModel):
+    handle: str = Field(min_length=1, max_length=200)
+    url: str = Field(min_length=1, max_length=500)
+
+
 class HolderBody(BaseModel):
     email: str = Field(max_length=254)
 

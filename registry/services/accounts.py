@@ -94,7 +94,7 @@ def validate_draft(
         handle=shown,
         handle_normalized=compared,
         display_name=clean_text(display_name, field="Display name", max_length=200, required=False),
-        url=_profile_url(url, known, shown, compared),
+        url=profile_url(url, known, shown, compared),
         category=check_category(category).value,
         department_id=dept.id,
         department_code=dept.code,
@@ -106,7 +106,7 @@ def validate_draft(
     )
 
 
-def _profile_url(url: str, platform: Platform, shown: str, compared: str) -> str:
+def profile_url(url: str, platform: Platform, shown: str, compared: str) -> str:
     """``url`` if it is a profile address of ``platform``'s account ``shown``, else a refusal.
 
     The address is read as public verification reads it (``read_profile_url``), so an account

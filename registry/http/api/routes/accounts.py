@@ -11,9 +11,9 @@ from registry.errors import UnsupportedMediaType
 from registry.http.api.errors import error_responses
 from registry.http.api.paging import CursorQuery, LimitQuery, link_page
 from registry.http.deps import ActorDep, RowId, SessionDep, SettingsDep, raw_body
-from registry.models import AccountPublic
-from registry.schemas.api import ImportSummary, ReviewBody
-from registry.services import accounts
+from registry.models import AccountPublic, AccountRenamePublic
+from registry.schemas.api import ImportSummary, RenameBody, ReviewBody
+from registry.services import accounts, renames
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 # Included after every other router (see routes/__init__.py): /openapi.json has always listed
@@ -109,3 +109,30 @@ def review_account(
         account_id=account_id,
         note=(body or ReviewBody()).note,
     )
+
+
+@reviews.post(
+    "/{account_id}/rename",
+    response_model=AccountPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def rename_account(
+    account_id: RowId, body: RenameBody, session: SessionDep, actor: ActorDep
+) -> AccountPublic:
+    """The platform renamed the account (CED): the new handle and profile link. The old
+    handle then answers public verification with ``official: false`` and "renamed to"."""
+    return renames.rename(
+        session, actor=actor, account_id=account_id, handle=body.handle, url=body.url
+    )
+
+
+@reviews.get(
+    "/{account_id}/renames",
+    response_model=list[AccountRenamePublic],
+    responses=error_responses(401, 404, 422),
+)
+def account_renames(
+    account_id: RowId, session: SessionDep, actor: ActorDep
+) -> list[AccountRenamePublic]:
+    """The account's earlier handles, newest first."""
+    return renames.history(session, actor=actor, account_id=account_id)

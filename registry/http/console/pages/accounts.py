@@ -35,7 +35,7 @@ from registry.models import (
 from registry.paging import Key, Page
 from registry.permissions import Actor
 from registry.platforms import PLATFORMS
-from registry.services import access, accounts, audit, compliance, credentials
+from registry.services import access, accounts, audit, compliance, credentials, renames
 from registry.services import requests as account_requests
 from vault import Secret
 
@@ -255,6 +255,8 @@ def _account_page(
         may_totp=any(c.kind == CredentialKind.totp_seed for c in readable)
         and permissions.can_get_totp(actor, holds=holds),
         may_review=live and permissions.can_review(actor),
+        may_rename=shown.status in renames.RENAMABLE and permissions.can_rename(actor),
+        earlier=renames.history(session, actor=actor, account_id=account_id),
         may_decommission=shown.status == AccountStatus.active
         and permissions.can_submit_for(actor, row.department_id),
         **render.error_context(refusal),
@@ -488,6 +490,28 @@ def review(
     if error is not None:
         return _account_page(request, session, settings, web, actor, account_id, refusal=error)
     return render.back(f"/console/accounts/{account_id}", "review_recorded")
+
+
+@router.post("/{account_id}/rename", response_class=HTMLResponse)
+def rename(
+    request: Request,
+    account_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    handle: Annotated[str, Form(max_length=200)] = "",
+    url: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """CED records that the platform renamed the account: its new handle and profile link."""
+    web, actor = posted(request, session, settings, csrf)
+    _, error = attempt(
+        request,
+        session,
+        lambda: renames.rename(session, actor=actor, account_id=account_id, handle=handle, url=url),
+    )
+    if error is not None:
+        return _account_page(request, session, settings, web, actor, account_id, refusal=error)
+    return render.back(f"/console/accounts/{account_id}", "account_renamed")
 
 
 @router.post("/{account_id}/decommission", response_class=HTMLResponse)
