@@ -145,6 +145,7 @@ MATRIX: dict[str, dict[str, Expect]] = {
                                         M(401, 403, 403, 403, 200, 403, 403, 403, 401),
     "GET /accounts/{account_id}/renames":
                                         M(401, 200, 404, 200, 200, 200, 200, 200, 401),
+    "PATCH /accounts/{account_id}":     M(401, 403, 403, 403, 200, 403, 403, 403, 401),
     # requests (rule 4, ADR 0002): own department, CED for any
     "POST /requests":                   M(401, 201, 403, 201, 201, 403, 403, 201, 401),
     "POST /requests:decommission":      M(401, 201, 404, 201, 201, 403, 403, 201, 401),
@@ -658,6 +659,9 @@ CALLS: dict[str, Call] = {
         "POST", "/accounts/{account}/rename", RENAME, writes=True
     ),
     "GET /accounts/{account_id}/renames": api("GET", "/accounts/{account}/renames"),
+    "PATCH /accounts/{account_id}": api(
+        "PATCH", "/accounts/{account}", {"language": "bilingual"}, writes=True
+    ),
     "POST /requests": api("POST", "/requests", new_request("AgrFieldDays"), writes=True),
     "POST /requests:decommission": api(
         "POST",

@@ -166,3 +166,46 @@ def accounts_rename(
         emit_json(public)
     else:
         stdout.print(f"Renamed account {account_id} to @{public.handle}.", markup=False)
+
+
+@app.command("update")
+def accounts_update(
+    account_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The account's id.")],
+    platform_id: Annotated[
+        str | None,
+        typer.Option("--platform-id", help="The platform's permanent id of the account."),
+    ] = None,
+    clear_platform_id: Annotated[
+        bool, typer.Option("--clear-platform-id", help="Forget the platform id.")
+    ] = False,
+    language: Annotated[str | None, typer.Option(help="en, fr, bilingual or other.")] = None,
+    twin: Annotated[
+        int | None,
+        typer.Option(min=1, max=MAX_ID, help="Its twin in the other official language."),
+    ] = None,
+    no_twin: Annotated[bool, typer.Option("--no-twin", help="Unlink its twin.")] = False,
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="The name it shows publicly.")
+    ] = None,
+    as_: AsOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Change what the public sees of an account (CED): its platform id, language, twin."""
+    from registry.services import account_details
+
+    with work(as_) as w:
+        public = account_details.update(
+            w.session,
+            actor=w.actor,
+            account_id=account_id,
+            platform_id=platform_id,
+            clear_platform_id=clear_platform_id,
+            language=language,
+            twin_id=twin,
+            clear_twin=no_twin,
+            display_name=display_name,
+        )
+    if json_:
+        emit_json(public)
+    else:
+        stdout.print(f"Updated account {account_id}.", markup=False)

@@ -218,8 +218,18 @@ def audit_report(
         )
         emit_table(
             "Totals per department",
-            ["department", "active accounts", "findings", "high", "medium"],
-            [(t.department, t.active_accounts, t.findings, t.high, t.medium) for t in found.totals],
+            ["department", "active accounts", "findings", "high", "medium", "no platform id"],
+            [
+                (
+                    t.department,
+                    t.active_accounts,
+                    t.findings,
+                    t.high,
+                    t.medium,
+                    t.without_platform_id,
+                )
+                for t in found.totals
+            ],
         )
     if fail_on_violation and found.findings:
         raise typer.Exit(1)

@@ -53,6 +53,16 @@ def request_new(
     display_name: Annotated[
         str, typer.Option("--display-name", help="The name the account shows publicly.")
     ] = "",
+    platform_id: Annotated[
+        str | None,
+        typer.Option(
+            "--platform-id",
+            help="The platform's permanent id of the account (page id, user id, channel id, DID).",
+        ),
+    ] = None,
+    language: Annotated[
+        str, typer.Option(help="The language it publishes in: en, fr, bilingual or other.")
+    ] = "en",
     as_: AsOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -74,6 +84,8 @@ def request_new(
             login_email=login_email,
             holders=holder or [],
             display_name=display_name,
+            platform_id=platform_id,
+            language=language,
         )
     _emit_request(
         public,

@@ -28,6 +28,15 @@ class ReviewBody(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class AccountDetailsBody(BaseModel):
+    """Only the fields sent change; ``null`` clears ``platform_id`` and ``twin_id``."""
+
+    platform_id: str | None = Field(default=None, max_length=300)
+    language: str | None = Field(default=None, max_length=16)
+    twin_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    display_name: str | None = Field(default=None, max_length=200)
+
+
 class RenameBody(BaseModel):
     handle: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1, max_length=500)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from registry import permissions, rules
 from registry.config import Settings
+from registry.enums import Language
 from registry.errors import Conflict, InvalidInput, NotFound, RegistryError, RuleViolation
 from registry.models import (
     AccessGrant,
@@ -29,6 +30,7 @@ from registry.platforms import (
     get_platform,
     handle_label,
     normalize_handle,
+    normalize_platform_id,
     read_profile_url,
 )
 from registry.rules import Holder, check_category, check_government_email, holder_shortfalls
@@ -52,6 +54,8 @@ class AccountDraft:
     program_area: str
     purpose: str
     login_email: str
+    platform_id: str | None = None
+    language: str = Language.en.value
 
     @property
     def label(self) -> str:
@@ -76,6 +80,8 @@ def validate_draft(
     purpose: str,
     login_email: str,
     display_name: str = "",
+    platform_id: str | None = None,
+    language: str | None = None,
 ) -> AccountDraft:
     """Check one account's fields against rules 1 and 2 and the field limits.
 
@@ -103,6 +109,8 @@ def validate_draft(
         login_email=check_government_email(
             login_email, settings.approved_domains, what="Login e-mail"
         ),
+        platform_id=normalize_platform_id(known, platform_id) if platform_id else None,
+        language=parse_choice(Language, language or "en", what="language").value,
     )
 
 
@@ -268,6 +276,8 @@ def insert_active_accounts(
             "program_area": d.program_area,
             "purpose": d.purpose,
             "login_email": d.login_email,
+            "platform_id": d.platform_id,
+            "language": d.language,
             "status": AccountStatus.active.value,
             "created_at": now,
             "activated_at": now,
@@ -338,6 +348,9 @@ def to_public(session: Session, accounts: Sequence[Account]) -> list[AccountPubl
             handle=a.handle,
             display_name=a.display_name,
             url=a.url,
+            platform_id=a.platform_id,
+            language=a.language,
+            twin_id=a.twin_id,
             category=a.category,
             department=codes[a.department_id],
             program_area=a.program_area,
@@ -443,7 +456,7 @@ IMPORT_COLUMNS = (
     "purpose",
     "holders",
 )
-OPTIONAL_IMPORT_COLUMNS = ("display_name", "program_area")
+OPTIONAL_IMPORT_COLUMNS = ("display_name", "program_area", "platform_id", "language")
 MAX_IMPORT_ROWS = 50_000
 
 
@@ -478,6 +491,8 @@ def import_accounts(
     # without two approvals, so only CED may take it (docs/adr/0002-workflow.md says why).
     if not permissions.can_import(actor):
         raise permissions.refusal(actor, permissions.IMPORTERS, to="import accounts")
+    from registry.services import account_details  # it reads accounts; this reads it
+
     rows = _read_csv(data)
     total = len(rows)
     departments_by_code = all_departments(session)
@@ -485,6 +500,7 @@ def import_accounts(
     people = {p.email: p for p in session.exec(select(Person))}
     live = live_handles(session)
     seen: dict[tuple[str, str], int] = {}
+    seen_ids: dict[tuple[str, str], int] = {}
     problems: list[str] = []
     entries: list[tuple[AccountDraft, list[Person]]] = []
     for index, (line, row) in enumerate(rows, start=1):
@@ -501,6 +517,11 @@ def import_accounts(
                 purpose=row["purpose"],
                 login_email=row["login_email"],
                 display_name=row.get("display_name", ""),
+                platform_id=row.get("platform_id", "").strip() or None,
+                language=row.get("language", "").strip() or None,
+            )
+            account_details.require_free_platform_id(
+                session, draft.platform, draft.platform_id, seen=seen_ids, line=line
             )
             key = (draft.platform, draft.handle_normalized)
             if key in live:

@@ -503,7 +503,11 @@ class _Scope:
 
     def totals(self, findings: Sequence[Finding]) -> list[DepartmentTotals]:
         query = (
-            select(col(Department.code), func.count(col(Account.id)))
+            select(
+                col(Department.code),
+                func.count(col(Account.id)),
+                func.count(col(Account.id)) - func.count(col(Account.platform_id)),
+            )
             .join(Account, col(Account.department_id) == Department.id)
             .where(col(Account.status) == AccountStatus.active.value)
             .group_by(col(Department.code))
@@ -512,7 +516,10 @@ class _Scope:
             query = query.where(col(Department.id) == self.dept_id)
         if self.account_ids is not None:
             query = query.where(col(Account.id).in_(self.account_ids))
-        counts: dict[str, int] = {code: n for code, n in self.session.execute(query)}
+        counts: dict[str, int] = {}
+        no_id: dict[str, int] = {}
+        for code, n, missing in self.session.execute(query):
+            counts[code], no_id[code] = n, int(missing or 0)
         per_dept = Counter(f.department for f in findings)
         high = Counter(f.department for f in findings if f.severity == HIGH)
         names = sorted(set(counts) | set(per_dept))
@@ -523,6 +530,7 @@ class _Scope:
                 findings=per_dept[name],
                 high=high[name],
                 medium=per_dept[name] - high[name],
+                without_platform_id=no_id.get(name, 0),
             )
             for name in names
         ]

@@ -159,6 +159,7 @@ class RuleTotals:
     department: str
     active_accounts: int
     by_code: dict[str, int] = field(default_factory=dict)
+    without_platform_id: int = 0  # see DepartmentTotals
 
     @property
     def findings(self) -> int:
@@ -203,6 +204,16 @@ def summary(
         dept_id = next(iter(ids))  # the one department in view
     counts = _Counts(session, settings, dept_id, None, now)
     active, by_code = counts.count()
+    no_id_query = (
+        select(col(Account.department_id), func.count(col(Account.id)))
+        .where(
+            col(Account.status) == AccountStatus.active.value, col(Account.platform_id).is_(None)
+        )
+        .group_by(col(Account.department_id))
+    )
+    if dept_id is not None:
+        no_id_query = no_id_query.where(col(Account.department_id) == dept_id)
+    no_id: dict[int, int] = {dept: n for dept, n in session.execute(no_id_query)}
     totals = []
     for dept, code in sorted(ids.items(), key=lambda item: item[1]):
         found = {
@@ -211,7 +222,7 @@ def summary(
             if n and (rule is None or CODES[name][0] == rule)
         }
         if active.get(dept) or found:
-            totals.append(RuleTotals(code, active.get(dept, 0), found))
+            totals.append(RuleTotals(code, active.get(dept, 0), found, no_id.get(dept, 0)))
     return totals
 
 

@@ -43,7 +43,7 @@ from registry.models import (
 )
 from registry.paging import Key, Order, Page
 from registry.rules import Stage, holder_shortfalls
-from registry.services import access, accounts, audit, departments, notices
+from registry.services import access, account_details, accounts, audit, departments, notices
 from registry.services.actors import Actor
 from registry.validation import clean_text, parse_choice
 
@@ -68,6 +68,8 @@ def submit_new_account(
     holders: Sequence[str],
     program_area: str = "",
     display_name: str = "",
+    platform_id: str | None = None,
+    language: str | None = None,
 ) -> RequestPublic:
     """Ask for a new official or employment-related account (rules 1 and 2 checked now)."""
     dept = _department_for(session, actor=actor, code=department)
@@ -83,10 +85,13 @@ def submit_new_account(
         purpose=purpose,
         login_email=login_email,
         display_name=display_name,
+        platform_id=platform_id or None,
+        language=language,
     )
     existing = accounts.find_live_handle(session, draft.platform, draft.handle_normalized)
     if existing is not None:
         raise Conflict(f"{draft.label} is already registered as {accounts.label(existing)}.")
+    account_details.require_free_platform_id(session, draft.platform, draft.platform_id)
     pending = session.exec(
         select(AccountRequest).where(
             AccountRequest.kind == RequestKind.new_account.value,
@@ -107,6 +112,8 @@ def submit_new_account(
         handle_normalized=draft.handle_normalized,
         display_name=draft.display_name,
         url=draft.url,
+        platform_id=draft.platform_id,
+        language=draft.language,
         category=draft.category,
         program_area=draft.program_area,
         purpose=draft.purpose,
@@ -365,6 +372,8 @@ def _open_account(
         purpose=request.purpose or "",
         login_email=request.login_email or "",
         display_name=request.display_name,
+        platform_id=request.platform_id,
+        language=request.language,
     )
     existing = accounts.find_live_handle(session, draft.platform, draft.handle_normalized)
     if existing is not None:
@@ -372,6 +381,9 @@ def _open_account(
             f"Cannot approve request {request.id}: {draft.label} is already registered as "
             f"{accounts.label(existing)}."
         )
+    account_details.require_free_platform_id(
+        session, draft.platform, draft.platform_id, request_id=request.id
+    )
     proposed = request_holders(session, request.id or 0)
     dropped = [p for p in proposed if not rules.may_hold(p.status)]
     kept = [
@@ -642,6 +654,8 @@ def to_public(session: Session, rows: Sequence[AccountRequest]) -> list[RequestP
             handle=r.handle,
             display_name=r.display_name,
             url=r.url,
+            platform_id=r.platform_id,
+            language=r.language,
             category=r.category,
             program_area=r.program_area,
             purpose=r.purpose,

@@ -12,8 +12,8 @@ from registry.http.api.errors import error_responses
 from registry.http.api.paging import CursorQuery, LimitQuery, link_page
 from registry.http.deps import ActorDep, RowId, SessionDep, SettingsDep, raw_body
 from registry.models import AccountPublic, AccountRenamePublic
-from registry.schemas.api import ImportSummary, RenameBody, ReviewBody
-from registry.services import accounts, renames
+from registry.schemas.api import AccountDetailsBody, ImportSummary, RenameBody, ReviewBody
+from registry.services import account_details, accounts, renames
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 # Included after every other router (see routes/__init__.py): /openapi.json has always listed
@@ -136,3 +136,27 @@ def account_renames(
 ) -> list[AccountRenamePublic]:
     """The account's earlier handles, newest first."""
     return renames.history(session, actor=actor, account_id=account_id)
+
+
+@reviews.patch(
+    "/{account_id}",
+    response_model=AccountPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def update_account(
+    account_id: RowId, body: AccountDetailsBody, session: SessionDep, actor: ActorDep
+) -> AccountPublic:
+    """Change what the public sees of an account (CED): its platform id, language, twin and
+    name. Only the fields sent change; ``null`` clears the platform id or the twin."""
+    sent = body.model_fields_set
+    return account_details.update(
+        session,
+        actor=actor,
+        account_id=account_id,
+        platform_id=body.platform_id,
+        clear_platform_id="platform_id" in sent and body.platform_id is None,
+        language=body.language,
+        twin_id=body.twin_id,
+        clear_twin="twin_id" in sent and body.twin_id is None,
+        display_name=body.display_name,
+    )

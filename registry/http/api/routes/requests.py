@@ -50,6 +50,8 @@ def submit_request(
         login_email=body.login_email,
         holders=body.holders,
         display_name=body.display_name,
+        platform_id=body.platform_id,
+        language=body.language,
     )
 
 
