@@ -233,6 +233,8 @@ MATRIX: dict[str, dict[str, Expect]] = {
                                         M(LOGIN, 403, 403, 403, 303, 403, 403, 403, LOGIN),
     "POST /console/accounts/{account_id}/rename":
                                         M(LOGIN, 403, 403, 403, 303, 403, 403, 403, LOGIN),
+    "POST /console/accounts/{account_id}/details":
+                                        M(LOGIN, 403, 403, 403, 303, 403, 403, 403, LOGIN),
     # asking for decommissioning follows POST /requests:decommission (own department, CED any)
     "POST /console/accounts/{account_id}/decommission":
                                         M(LOGIN, 303, 404, 303, 303, 403, 403, 303, LOGIN),
@@ -794,6 +796,9 @@ CALLS: dict[str, Call] = {
     ),
     "POST /console/accounts/{account_id}/rename": page(
         "POST", "/console/accounts/{account}/rename", RENAME, writes=True
+    ),
+    "POST /console/accounts/{account_id}/details": page(
+        "POST", "/console/accounts/{account}/details", {"language": "bilingual"}, writes=True
     ),
     "POST /console/accounts/{account_id}/decommission": page(
         "POST", "/console/accounts/{account}/decommission", {"reason": "Ended"}, writes=True

@@ -11,8 +11,8 @@ from registry.errors import Conflict, Forbidden, InvalidInput
 from registry.models import Account, AccountRequest, AuditEvent, utcnow
 from registry.platforms import get_platform, normalize_platform_id
 from registry.services import account_details, accounts, compliance, requests
-from tests.conftest import Api, Cli
-from tests.factories import NEW_REQUEST, World
+from tests.conftest import Api, Cli, csrf_of
+from tests.factories import CAST, NEW_REQUEST, World
 
 PAGE_ID = "100064512345678"
 
@@ -314,3 +314,72 @@ class TestInterfaces:
             "admin@gov.mb.ca",
         )
         assert made["platform_id"] == "783214" and made["language"] == "fr"
+
+
+class TestConsole:
+    def test_ced_records_the_public_details_on_the_account_page(self, api: Api) -> None:
+        with api.db.scope() as session:
+            world = World.load(session, api.db.settings())
+            account_id = world.account("ManitobaAg").id
+            french_id = world.account("ManitobaAgFr", login_email="fr@gov.mb.ca").id
+        api.client.cookies.clear()
+        api.sign_in("ced1")
+        page = api.client.get(f"/console/accounts/{account_id}")
+        assert 'id="public-details"' in page.text and "not on file" in page.text
+        path = f"/console/accounts/{account_id}/details"
+        bad = api.client.post(
+            path, data={"csrf": csrf_of(page.text), "platform_id": "nope", "language": "en"}
+        )
+        assert bad.status_code == 422 and "Facebook page id" in bad.text
+        twinless = api.client.post(
+            path,
+            data={
+                "csrf": csrf_of(page.text),
+                "platform_id": PAGE_ID,
+                "language": "en",
+                "twin": str(french_id),
+            },
+        )
+        assert twinless.status_code == 409 and "unlink the twin first" in twinless.text
+        api.client.post(
+            f"/console/accounts/{french_id}/details",
+            data={"csrf": csrf_of(page.text), "language": "fr"},
+        )
+        saved = api.client.post(
+            path,
+            data={
+                "csrf": csrf_of(page.text),
+                "platform_id": PAGE_ID,
+                "language": "en",
+                "twin": str(french_id),
+            },
+        )
+        assert saved.status_code == 200 and "public details are saved" in saved.text
+        assert PAGE_ID in saved.text and "@ManitobaAgFr" in saved.text
+        directory = api.client.get("/directory").text
+        assert "ManitobaAgFr" in directory and "Français" in directory
+
+    def test_the_new_request_form_takes_an_id_and_a_language(self, api: Api) -> None:
+        api.client.cookies.clear()
+        api.sign_in("agr_requester")
+        form = api.client.get("/console/requests/new")
+        assert 'id="platform_id"' in form.text and 'id="language"' in form.text
+        fields = {
+            "csrf": csrf_of(form.text),
+            "url": "https://www.facebook.com/MBFlood",
+            "category": "official",
+            "department": "AGR",
+            "login_email": "flood@gov.mb.ca",
+            "purpose": "Floods",
+            "holders": CAST["agr_staff"][0],
+            "language": "fr",
+        }
+        bad = api.client.post("/console/requests/new", data={**fields, "platform_id": "x1"})
+        assert bad.status_code == 422 and 'id="platform_id-error"' in bad.text
+        done = api.client.post("/console/requests/new", data={**fields, "platform_id": PAGE_ID})
+        assert done.status_code == 200 and "submitted" in done.text.lower()
+        with api.db.scope() as session:
+            request = session.exec(
+                select(AccountRequest).where(AccountRequest.handle == "MBFlood")
+            ).one()
+            assert (request.platform_id, request.language) == (PAGE_ID, "fr")

@@ -294,7 +294,7 @@ def test_new_request_form_with_the_keyboard_alone(
         assert box is not None, control
         placed.append((box["y"], box["x"], control.evaluate(NAME_OF)))
     visual = [name for _, _, name in sorted(placed)]
-    assert visual[0] == "url" and visual[-1] == "Submit the request" and len(visual) == 10, visual
+    assert visual[0] == "url" and visual[-1] == "Submit the request" and len(visual) == 12, visual
 
     reached = []
     for _ in visual:

@@ -108,6 +108,7 @@ NOTICES: dict[str, str] = {
     "request_submitted": "Your request is submitted; it now awaits your department's executive.",
     "request_withdrawn": "The request is withdrawn.",
     "review_recorded": "The review is recorded; the next review date is set.",
+    "details_saved": "The account's public details are saved.",
     "account_renamed": "The account is renamed; its old handle no longer verifies.",
     "holder_added": "The holder is added; they may now reveal the account's credentials.",
     "holder_removed": "The holder is removed; change any credential they knew and store it.",

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from registry import permissions
 from registry.config import Settings
 from registry.csvsafe import csv_text
-from registry.errors import RegistryError
+from registry.errors import InvalidInput, RegistryError
 from registry.http.console import render
 from registry.http.console.deps import attempt, posted, signed_in
 from registry.http.console.paging import CONSOLE_PAGE, CursorParam, cursor_of, pager
@@ -35,8 +35,17 @@ from registry.models import (
 from registry.paging import Key, Page
 from registry.permissions import Actor
 from registry.platforms import PLATFORMS
-from registry.services import access, accounts, audit, compliance, credentials, renames
+from registry.services import (
+    access,
+    account_details,
+    accounts,
+    audit,
+    compliance,
+    credentials,
+    renames,
+)
 from registry.services import requests as account_requests
+from registry.validation import MAX_ID
 from vault import Secret
 
 router = APIRouter(prefix="/console/accounts")
@@ -256,6 +265,8 @@ def _account_page(
         and permissions.can_get_totp(actor, holds=holds),
         may_review=live and permissions.can_review(actor),
         may_rename=shown.status in renames.RENAMABLE and permissions.can_rename(actor),
+        may_edit_details=live and permissions.can_rename(actor),
+        twin=session.get(Account, row.twin_id) if row.twin_id else None,
         earlier=renames.history(session, actor=actor, account_id=account_id),
         may_decommission=shown.status == AccountStatus.active
         and permissions.can_submit_for(actor, row.department_id),
@@ -490,6 +501,42 @@ def review(
     if error is not None:
         return _account_page(request, session, settings, web, actor, account_id, refusal=error)
     return render.back(f"/console/accounts/{account_id}", "review_recorded")
+
+
+@router.post("/{account_id}/details", response_class=HTMLResponse)
+def public_details(
+    request: Request,
+    account_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    platform_id: Annotated[str, Form(max_length=300)] = "",
+    language: Annotated[str, Form(max_length=16)] = "en",
+    twin: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """CED records the platform's id of the account, its language and its twin (the form
+    shows the current values: an emptied field clears it)."""
+    web, actor = posted(request, session, settings, csrf)
+
+    def save() -> object:
+        twin_text = twin.strip().removeprefix("#")
+        if twin_text and not (twin_text.isdigit() and 0 < int(twin_text) <= MAX_ID):
+            raise InvalidInput(f"The twin must be an account number, not {twin_text[:20]!r}.")
+        return account_details.update(
+            session,
+            actor=actor,
+            account_id=account_id,
+            platform_id=platform_id.strip() or None,
+            clear_platform_id=not platform_id.strip(),
+            language=language,
+            twin_id=int(twin_text) if twin_text else None,
+            clear_twin=not twin_text,
+        )
+
+    _, error = attempt(request, session, save)
+    if error is not None:
+        return _account_page(request, session, settings, web, actor, account_id, refusal=error)
+    return render.back(f"/console/accounts/{account_id}", "details_saved")
 
 
 @router.post("/{account_id}/rename", response_class=HTMLResponse)

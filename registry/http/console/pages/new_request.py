@@ -29,6 +29,7 @@ from registry.services import requests as account_requests
 router = APIRouter(prefix="/console")
 
 NEW_TITLE = "New account request"
+LANGUAGES = (("en", "English"), ("fr", "French"), ("bilingual", "Bilingual"), ("other", "Other"))
 
 # The form's fields, in order: name (the service's keyword and the input's id) and label.
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -41,6 +42,8 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("purpose", "Purpose"),
     ("holders", "Holders"),
     ("display_name", "Display name (optional)"),
+    ("platform_id", "Platform id (optional)"),
+    ("language", "Language"),
 )
 
 # Beside a field, the sentence of the Manitoba Social Media Policy its rule comes from
@@ -71,6 +74,7 @@ _NAMED_BY_START: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("login_email", ("Login e-mail ",)),
     ("holders", ("Holder ", "Holders ", "At most ")),
     ("url", ("Profile URL ", "The profile URL ")),
+    ("language", ("Unknown language",)),
 )
 
 
@@ -87,6 +91,8 @@ class NewRequestForm:
     purpose: str = ""
     holders: str = ""
     display_name: str = ""
+    platform_id: str = ""
+    language: str = "en"
 
     def holder_emails(self) -> list[str]:
         """One field, e-mails separated by commas, semicolons, spaces or new lines."""
@@ -116,6 +122,8 @@ def field_of(error: RegistryError, form: NewRequestForm) -> str | None:
         return "login_email" if login and repr(login[:77])[:-1] in message else "holders"
     if " handle (" in message or "is already registered" in message:
         return "handle"
+    if "one looks like" in message or (message.startswith("The ") and " id " in message):
+        return "platform_id"
     if "is already requested in request" in message:
         return "handle"
     url = form.url.strip()
@@ -145,6 +153,7 @@ def _new_form_page(
         policy=POLICY,
         platforms=PLATFORMS,
         categories=[c.value for c in Category],
+        languages=LANGUAGES,
         departments=[
             d for d in departments.all_public(session) if permissions.can_submit_for(actor, d.id)
         ],
@@ -177,6 +186,8 @@ def _submit(
         login_email=form.login_email,
         holders=form.holder_emails(),
         display_name=form.display_name,
+        platform_id=form.platform_id.strip() or None,
+        language=form.language,
     )
 
 
@@ -195,6 +206,8 @@ def submit_new_request(
     purpose: Annotated[str, Form(max_length=4000)] = "",
     holders: Annotated[str, Form(max_length=20000)] = "",
     display_name: Annotated[str, Form(max_length=400)] = "",
+    platform_id: Annotated[str, Form(max_length=300)] = "",
+    language: Annotated[str, Form(max_length=16)] = "en",
 ) -> Response:
     web, actor = posted(request, session, settings, csrf)
     form = NewRequestForm(
@@ -207,6 +220,8 @@ def submit_new_request(
         purpose=purpose,
         holders=holders,
         display_name=display_name,
+        platform_id=platform_id,
+        language=language,
     )
     submitted, error = attempt(request, session, lambda: _submit(session, settings, actor, form))
     if error is not None:
