@@ -47,6 +47,7 @@ from registry.models.meta import DEMO
 from registry.platforms import PLATFORMS, canonical_profile_url, get_platform
 from registry.services import (
     access,
+    account_details,
     accounts,
     audit,
     compliance,
@@ -114,6 +115,9 @@ EXISTING: list[tuple[str, str, str, str, str, str, str, tuple[str, ...]]] = [
     ("facebook", "ManitobaAgriculture", "Manitoba Agriculture", OFFICIAL, "AGR",
      "agr.social@gov.mb.ca", "News and programs for Manitoba producers.",
      ("camille", "leah", "tom")),
+    ("facebook", "AgricultureManitoba", "Agriculture Manitoba", OFFICIAL, "AGR",
+     "agr.social.fr@gov.mb.ca", "Nouvelles et programmes pour les producteurs du Manitoba.",
+     ("camille", "leah")),
     ("x", "MBGovAg", "Manitoba Agriculture", OFFICIAL, "AGR", "agr.social@gov.mb.ca",
      "Crop reports, disease alerts and program deadlines.", ("camille", "leah")),
     ("youtube", "@ManitobaAgriculture", "Manitoba Agriculture", OFFICIAL, "AGR",
@@ -368,6 +372,21 @@ def check(*, settings: Settings) -> None:
         setup.check_admin(settings=settings, admin_email=email, admin_name=name)
 
 
+def _demo_platform_id(platform: str, handle: str, number: int) -> str:
+    """A made-up id in the platform's own form (see ``registry.platforms.ID_RULES``)."""
+    digits = f"{1000064500000000 + number * 7919}"
+    if platform == "youtube":
+        return "UC" + f"DemoChannel{number:02d}".ljust(22, "x")[:22]
+    if platform == "bluesky":
+        return "did:plc:demo" + chr(97 + number % 26) * 20
+    if platform == "mastodon":
+        name, _, host = handle.partition("@")
+        return f"https://{host}/users/{name}"
+    if platform == "flickr":
+        return f"{digits[:8]}@N0{number % 10}"
+    return digits
+
+
 def build(session: Session, *, settings: Settings, keyring: Keyring) -> DemoResult:
     """Fill an empty registry with the demo (refused with Conflict when it has content)."""
     check(settings=settings)
@@ -408,6 +427,7 @@ class _Builder:
     def run(self) -> None:
         self.registry_and_people()
         self.existing_accounts()
+        self.public_details()
         self.credentials()
         self.requests()
         self.decommissioned()
@@ -455,6 +475,30 @@ class _Builder:
         )
         for row, account_id in zip(EXISTING, result.account_ids, strict=True):
             self.ids[row[0], row[1]] = account_id
+
+    def public_details(self) -> None:
+        """CED records the platforms' ids of most accounts (made-up ones, in each platform's
+        form; a few are left for the compliance totals to count) and pairs the English and
+        French Facebook pages of Manitoba Agriculture."""
+        for number, (key, account_id) in enumerate(self.ids.items(), start=1):
+            if number % 6 == 0:
+                continue
+            account_details.update(
+                self.session,
+                actor=self.actor("camille"),
+                account_id=account_id,
+                platform_id=_demo_platform_id(key[0], key[1], number),
+            )
+        french = self.ids["facebook", "AgricultureManitoba"]
+        account_details.update(
+            self.session, actor=self.actor("camille"), account_id=french, language="fr"
+        )
+        account_details.update(
+            self.session,
+            actor=self.actor("camille"),
+            account_id=self.ids["facebook", "ManitobaAgriculture"],
+            twin_id=french,
+        )
 
     def put(self, who: str, account: tuple[str, str], kind: str, value: str) -> None:
         credentials.put(
