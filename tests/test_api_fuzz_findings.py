@@ -58,10 +58,11 @@ class TestMethodNotAllowed:
             ("PUT", "/departments", "GET, POST"),  # Starlette said "GET" alone
             ("DELETE", "/handovers", "GET, POST"),
             ("OPTIONS", "/tokens", "GET, POST"),
-            ("PATCH", "/accounts/1", "GET"),
+            ("DELETE", "/accounts/1", "GET, PATCH"),
             ("OPTIONS", "/verify", "GET, HEAD"),
-            # GET /accounts/import reaches GET /accounts/{account_id} (and is a 422 there).
-            ("DELETE", "/accounts/import", "GET, POST"),
+            # GET /accounts/import reaches GET /accounts/{account_id} (and is a 422 there), as
+            # PATCH does.
+            ("DELETE", "/accounts/import", "GET, POST, PATCH"),
         ],
     )
     def test_allow_lists_every_method_of_the_resource(

@@ -186,6 +186,21 @@ class TestFeed:
         assert changed.status_code == 200 and changed.headers["etag"] != etag
         assert len(changed.json()["accounts"]) == 2
 
+    @pytest.mark.parametrize(
+        "since",
+        [
+            "yesterday",
+            "Mon, 01 Jan 2000 00:00:00",
+            "Mon, 01 Jan 99999 00:00:00 GMT",
+            "Mon, 01 Jan 2000 00:00:00 +99999999999",
+            "",
+        ],
+    )
+    def test_a_malformed_if_modified_since_gets_the_document(self, api: Api, since: str) -> None:
+        add_account(api)
+        answer = api.client.get("/directory.json", headers={"If-Modified-Since": since})
+        assert answer.status_code == 200 and answer.json()["accounts"]
+
     def test_decommissioned_and_renamed_accounts_are_listed_with_when(self, api: Api) -> None:
         account_id = add_account(api, "NewName")
         gone_id = add_account(api, "GonePage")

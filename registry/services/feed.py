@@ -156,7 +156,7 @@ def not_modified(feed_etag: str, updated_at: dt.datetime | None, headers: Any) -
         return False
     try:
         when = parsedate_to_datetime(since)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     if when.tzinfo is None:
         return False
