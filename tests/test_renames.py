@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
-from registry.models import AccessGrant, Account, AuditEvent, utcnow
-from registry.services import renames, verify
+from registry.models import AccessGrant, Account, AuditEvent, OutboxMessage, utcnow
+from registry.services import accounts, renames, requests, verify
 from tests.conftest import Api, Cli, csrf_of
 from tests.factories import World
 
@@ -113,6 +113,85 @@ class TestRefusals:
         assert _rename(world, account).handle == "MBAgNews"  # type: ignore[attr-defined]
 
 
+class TestMore:
+    def test_listing_and_showing_carry_the_new_handle_and_holders_hear_of_it(
+        self, world: World
+    ) -> None:
+        account = world.account("ManitobaAg")
+        renames.rename(
+            world.session,
+            actor=world.actor("ced1"),
+            account_id=account.id or 0,
+            handle="MBAgNews",
+            url=NEW_URL,
+            settings=world.settings,
+        )
+        listed = accounts.list_accounts(world.session, actor=world.actor("agr_requester"))
+        assert [a.handle for a in listed] == ["MBAgNews"]
+        shown = accounts.show_account(
+            world.session, actor=world.actor("agr_requester"), account_id=account.id or 0
+        )
+        assert shown.handle == "MBAgNews" and shown.url == NEW_URL
+        mails = world.session.exec(
+            select(OutboxMessage).where(OutboxMessage.event == "account.renamed")
+        ).all()
+        assert sorted(m.recipient for m in mails) == sorted(
+            [world.email("ced1"), world.email("agr_staff")]
+        )
+        assert all("@ManitobaAg" in m.subject and "@MBAgNews" in m.subject for m in mails)
+
+    def test_a_suspended_account_is_renamed(self, world: World) -> None:
+        account = world.account("ManitobaAg")
+        account.status = "suspended"
+        world.session.add(account)
+        world.session.flush()
+        public = _rename(world, account)
+        assert public.handle == "MBAgNews" and public.status == "suspended"  # type: ignore[attr-defined]
+
+    def test_a_handle_asked_for_in_an_open_request_is_refused(self, world: World) -> None:
+        account = world.account("ManitobaAg")
+        asked = requests.submit_new_account(
+            world.session,
+            settings=world.settings,
+            actor=world.actor("agr_requester"),
+            platform="facebook",
+            handle="MBAgNews",
+            url=NEW_URL,
+            category="official",
+            department="AGR",
+            purpose="News for farmers",
+            login_email="agr.news@gov.mb.ca",
+            holders=[world.email("agr_staff")],
+        )
+        with pytest.raises(Conflict, match=f"already requested in request {asked.id}"):
+            _rename(world, account)
+        assert world.session.get(Account, account.id).handle == "ManitobaAg"  # type: ignore[union-attr]
+
+    def test_the_unique_index_race_gets_the_same_sentence(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Another account takes the handle between the check and the write: the live-handle
+        index refuses the write and the refusal names that account, as the check would."""
+        account = world.account("ManitobaAg")
+        other = world.account("MBAgNews", login_email="agr.news@gov.mb.ca")
+        checks: list[str] = []
+        real = renames._refuse_taken
+
+        def late(*args: object) -> None:
+            checks.append("check")
+            if len(checks) > 1:  # the second look, after the index refused the write
+                real(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(renames, "_refuse_taken", late)
+        with pytest.raises(Conflict, match=f"already registered as account {other.id} "):
+            _rename(world, account)
+        assert checks == ["check", "check"]
+        assert world.session.get(Account, account.id).handle == "ManitobaAg"  # type: ignore[union-attr]
+        assert not world.session.exec(
+            select(AuditEvent).where(AuditEvent.action == "account.renamed")
+        ).all()
+
+
 class TestInterfaces:
     def test_the_cli_renames_and_the_audit_chain_still_verifies(
         self, cli: Cli, tmp_path: Path
@@ -155,6 +234,18 @@ class TestInterfaces:
             "staff@gov.mb.ca",
         )
         assert "ced role" in refused
+        said = cli.ok(
+            "accounts",
+            "rename",
+            str(account_id),
+            "--handle",
+            "MBAgNewsroom",
+            "--url",
+            "https://www.facebook.com/MBAgNewsroom",
+            "--as",
+            "ced@gov.mb.ca",
+        )
+        assert f"Renamed account {account_id} from @ManitobaAg to @MBAgNewsroom." in said.stdout
         renamed = cli.json(
             "accounts",
             "rename",
@@ -170,6 +261,11 @@ class TestInterfaces:
         old = cli("verify", "--platform", "facebook", "--handle", "ManitobaAg", "--json")
         assert old.exit_code == 1 and json.loads(old.stdout)["status"] == "renamed"
         cli.ok("verify", "--platform", "facebook", "--handle", "MBAgNews")
+        shown = cli.json("accounts", "show", str(account_id), "--as", "staff@gov.mb.ca")
+        assert shown["handle"] == "MBAgNews" and sorted(shown["holders"]) == [
+            "ced@gov.mb.ca",
+            "staff@gov.mb.ca",
+        ]
         cli.ok("audit", "verify", *admin)
 
     def test_the_api_renames_and_lists_earlier_handles(self, api: Api) -> None:
@@ -182,6 +278,15 @@ class TestInterfaces:
         assert done.status_code == 200 and done.json()["handle"] == "MBAgNews"
         again = api.client.post(path, json=body, headers=api.headers("ced1"))
         assert again.status_code == 409 and "already has the handle" in again.json()["detail"]
+        unknown = api.client.post("/accounts/999999/rename", json=body, headers=api.headers("ced1"))
+        assert unknown.status_code == 404
+        bad = api.client.post(
+            path,
+            json={"handle": "Fresh", "url": "https://www.facebook.com/Other"},
+            headers=api.headers("ced1"),
+        )
+        assert bad.status_code == 422 and bad.json()["detail"].count(". ") == 0
+        assert "points to" in bad.json()["detail"]
         [earlier] = api.client.get(
             f"/accounts/{account_id}/renames", headers=api.headers("auditor")
         ).json()

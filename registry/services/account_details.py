@@ -120,14 +120,16 @@ def update(
     if language is not None:
         change("language", parse_choice(Language, language, what="language").value)
     partner = session.get(Account, account.twin_id) if account.twin_id else None
+    # The other accounts whose twin changes with this one's: audited with it.
+    others: dict[str, dict[str, Any]] = {}
     if clear_twin:
         if partner is not None and partner.twin_id == account.id:
-            partner.twin_id = None
+            _set_twin(partner, None, others)
             session.add(partner)
         change("twin_id", None)
         partner = None
     elif twin_id is not None:
-        partner = _link(session, actor=actor, account=account, twin_id=twin_id)
+        partner = _link(session, actor=actor, account=account, twin_id=twin_id, others=others)
         change("twin_id", partner.id)
     if partner is not None and PAIRED.get(account.language) != partner.language:
         raise Conflict(
@@ -135,6 +137,8 @@ def update(
             "English (en) and one French (fr) account, so unlink the twin first (--no-twin)."
         )
     if changes:
+        if others:
+            changes["other_accounts"] = others
         session.add(account)
         session.flush()
         audit.record(
@@ -148,7 +152,21 @@ def update(
     return accounts.to_public(session, [account])[0]
 
 
-def _link(session: Session, *, actor: Actor, account: Account, twin_id: int) -> Account:
+def _set_twin(side: Account, twin_id: int | None, others: dict[str, dict[str, Any]]) -> None:
+    """Point ``side`` (another account than the one updated) at ``twin_id``, noting it."""
+    if side.twin_id != twin_id:
+        others[str(side.id)] = {"twin_id": {"before": side.twin_id, "after": twin_id}}
+        side.twin_id = twin_id
+
+
+def _link(
+    session: Session,
+    *,
+    actor: Actor,
+    account: Account,
+    twin_id: int,
+    others: dict[str, dict[str, Any]],
+) -> Account:
     """Make ``account`` and ``twin_id`` each other's twins, unlinking earlier partners."""
     if twin_id == account.id:
         raise InvalidInput(f"{label(account).capitalize()} cannot be its own twin.")
@@ -159,8 +177,8 @@ def _link(session: Session, *, actor: Actor, account: Account, twin_id: int) -> 
         if side.twin_id and side.twin_id not in (account.id, partner.id):
             earlier = session.get(Account, side.twin_id)
             if earlier is not None and earlier.twin_id == side.id:
-                earlier.twin_id = None
+                _set_twin(earlier, None, others)
                 session.add(earlier)
-    partner.twin_id = account.id
+    _set_twin(partner, account.id, others)
     session.add(partner)
     return partner

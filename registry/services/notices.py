@@ -272,3 +272,36 @@ def handover_done(
         ),
         to=notify.ced(session, settings),
     )
+
+
+def account_renamed(
+    session: Session,
+    *,
+    settings: Settings,
+    account: Account,
+    old_handle: str,
+    holders: Sequence[Person],
+    by: str,
+) -> None:
+    """The platform renamed an account: its holders hear that the old handle no longer
+    verifies (it may be registered by anyone now)."""
+    old, new = named(account.platform, old_handle), named(account.platform, account.handle)
+    notify.queue(
+        session,
+        settings=settings,
+        event="account.renamed",
+        mail=Mail(
+            subject=f"{old} is now {new}",
+            paragraphs=[
+                f"{by} recorded that the platform renamed {old} (account {account.id}) to "
+                f"{new}. Public verification now answers that {old} is no longer official; "
+                "update any links to the old handle."
+            ],
+            action=(f"See account {account.id}", f"/console/accounts/{account.id}"),
+        ),
+        to=[
+            r
+            for p in holders
+            for r in notify.person(p, "You receive this as a holder of the account.")
+        ],
+    )

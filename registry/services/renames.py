@@ -8,9 +8,11 @@ never vouched for, while the new handle verifies at once.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry import permissions
+from registry.config import Settings
 from registry.errors import Conflict
 from registry.models import (
     OPEN_STATES,
@@ -23,8 +25,8 @@ from registry.models import (
     RequestKind,
     utcnow,
 )
-from registry.platforms import get_platform, handle_label, normalize_handle
-from registry.services import accounts, audit
+from registry.platforms import Platform, get_platform, handle_label, normalize_handle
+from registry.services import access, accounts, audit, notices
 from registry.services.accounts import label
 from registry.services.actors import Actor
 
@@ -32,13 +34,22 @@ RENAMABLE = (AccountStatus.active.value, AccountStatus.suspended.value)
 
 
 def rename(
-    session: Session, *, actor: Actor, account_id: int, handle: str, url: str
+    session: Session,
+    *,
+    actor: Actor,
+    account_id: int,
+    handle: str,
+    url: str,
+    settings: Settings | None = None,
 ) -> AccountPublic:
     """Move account ``account_id`` to ``handle`` at ``url`` (CED). A change of case alone is
-    recorded too where the platform ignores case: the public then sees the name as written."""
+    recorded too where the platform ignores case: the public then sees the name as written.
+    With ``settings``, the account's holders hear of it."""
     if not permissions.can_rename(actor):
         raise permissions.refusal(actor, permissions.RENAMERS, to="rename accounts")
-    account = accounts.get_visible_account(session, actor=actor, account_id=account_id)
+    accounts.get_visible_account(session, actor=actor, account_id=account_id)
+    # Two renames of one account run one after the other, each checking what the other did.
+    account = access.lock_account(session, account_id)
     if account.status not in RENAMABLE:
         raise Conflict(
             f"{label(account).capitalize()} is {account.status}; only an active or suspended "
@@ -50,23 +61,7 @@ def rename(
     if shown == account.handle:
         raise Conflict(f"{label(account).capitalize()} already has the handle @{shown}.")
     if compared != account.handle_normalized:
-        taken = accounts.find_live_handle(session, platform.name, compared)
-        if taken is not None:
-            raise Conflict(
-                f"{handle_label(platform, shown)} is already registered as {label(taken)}."
-            )
-        pending = session.exec(
-            select(AccountRequest.id).where(
-                AccountRequest.kind == RequestKind.new_account.value,
-                AccountRequest.platform == platform.name,
-                AccountRequest.handle_normalized == compared,
-                col(AccountRequest.state).in_(OPEN_STATES),
-            )
-        ).first()
-        if pending is not None:
-            raise Conflict(
-                f"{handle_label(platform, shown)} is already requested in request {pending}."
-            )
+        _refuse_taken(session, platform, shown, compared)
     record = AccountRename(
         account_id=account.id or 0,
         platform=platform.name,
@@ -79,10 +74,17 @@ def rename(
         renamed_by_id=actor.id,
     )
     details = {"old_handle": account.handle, "new_handle": shown, "old_url": account.url}
-    account.handle, account.handle_normalized, account.url = shown, compared, address
-    session.add(account)
-    session.add(record)
-    session.flush()
+    try:
+        # The savepoint flushes what came before it first, so the change is made inside it.
+        with session.begin_nested():
+            account.handle, account.handle_normalized, account.url = shown, compared, address
+            session.add(account)
+            session.add(record)
+    except IntegrityError:
+        # Another account took the handle between the check and this write (the unique
+        # index of live handles): refuse with the sentence the check gives.
+        _refuse_taken(session, platform, shown, compared)
+        raise
     audit.record(
         session,
         actor=actor,
@@ -91,7 +93,35 @@ def rename(
         entity_id=account.id,
         details={**details, "new_url": address},
     )
+    if settings is not None:
+        notices.account_renamed(
+            session,
+            settings=settings,
+            account=account,
+            old_handle=details["old_handle"],
+            holders=access.active_holders(session, account.id or 0),
+            by=actor.email,
+        )
     return accounts.to_public(session, [account])[0]
+
+
+def _refuse_taken(session: Session, platform: Platform, shown: str, compared: str) -> None:
+    """Refuse a handle another live account has, or an open new-account request asks for."""
+    taken = accounts.find_live_handle(session, platform.name, compared)
+    if taken is not None:
+        raise Conflict(f"{handle_label(platform, shown)} is already registered as {label(taken)}.")
+    pending = session.exec(
+        select(AccountRequest.id).where(
+            AccountRequest.kind == RequestKind.new_account.value,
+            AccountRequest.platform == platform.name,
+            AccountRequest.handle_normalized == compared,
+            col(AccountRequest.state).in_(OPEN_STATES),
+        )
+    ).first()
+    if pending is not None:
+        raise Conflict(
+            f"{handle_label(platform, shown)} is already requested in request {pending}."
+        )
 
 
 def history(session: Session, *, actor: Actor, account_id: int) -> list[AccountRenamePublic]:

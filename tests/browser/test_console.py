@@ -207,7 +207,7 @@ class TestAskingForAnAccount:
         shoot(page, "empty-form")
 
         _fill_request(page, registry, login_email="agr.safety@gov.mb.ca")
-        page.get_by_label("Platform").select_option("facebook")
+        page.get_by_label("Platform", exact=True).select_option("facebook")
         page.get_by_label("Handle").fill("MBFarmSafety")
         page.get_by_label("Category").select_option("employment_related")
         page.get_by_label("Display name (optional)").fill("Manitoba Farm Safety")
@@ -276,7 +276,7 @@ class TestAskingForAnAccount:
         page = people.signed_in("agr_requester")
         page.goto("/console/requests/new")
         _fill_request(page, registry, login_email="agr.safety@gov.mb.ca")
-        expect(page.get_by_label("Platform")).to_have_value("")
+        expect(page.get_by_label("Platform", exact=True)).to_have_value("")
         expect(page.get_by_label("Handle")).to_have_value("")
         page.get_by_role("button", name="Submit the request").click()
         expect(page.get_by_role("status")).to_contain_text("Your request is submitted")

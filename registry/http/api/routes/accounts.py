@@ -117,12 +117,21 @@ def review_account(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def rename_account(
-    account_id: RowId, body: RenameBody, session: SessionDep, actor: ActorDep
+    account_id: RowId,
+    body: RenameBody,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: ActorDep,
 ) -> AccountPublic:
     """The platform renamed the account (CED): the new handle and profile link. The old
     handle then answers public verification with ``official: false`` and "renamed to"."""
     return renames.rename(
-        session, actor=actor, account_id=account_id, handle=body.handle, url=body.url
+        session,
+        actor=actor,
+        account_id=account_id,
+        handle=body.handle,
+        url=body.url,
+        settings=settings,
     )
 
 

@@ -554,7 +554,14 @@ def rename(
     _, error = attempt(
         request,
         session,
-        lambda: renames.rename(session, actor=actor, account_id=account_id, handle=handle, url=url),
+        lambda: renames.rename(
+            session,
+            actor=actor,
+            account_id=account_id,
+            handle=handle,
+            url=url,
+            settings=settings,
+        ),
     )
     if error is not None:
         return _account_page(request, session, settings, web, actor, account_id, refusal=error)

@@ -42,7 +42,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("purpose", "Purpose"),
     ("holders", "Holders"),
     ("display_name", "Display name (optional)"),
-    ("platform_id", "Platform id (optional)"),
+    ("platform_id", "Account id on the platform (optional)"),
     ("language", "Language"),
 )
 
