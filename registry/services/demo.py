@@ -375,16 +375,12 @@ def check(*, settings: Settings) -> None:
 def _demo_platform_id(platform: str, handle: str, number: int) -> str:
     """A made-up id in the platform's own form (see ``registry.platforms.ID_RULES``)."""
     digits = f"{1000064500000000 + number * 7919}"
-    if platform == "youtube":
-        return "UC" + f"DemoChannel{number:02d}".ljust(22, "x")[:22]
-    if platform == "bluesky":
-        return "did:plc:demo" + chr(97 + number % 26) * 20
-    if platform == "mastodon":
-        name, _, host = handle.partition("@")
-        return f"https://{host}/users/{name}"
-    if platform == "flickr":
-        return f"{digits[:8]}@N0{number % 10}"
-    return digits
+    return {
+        "youtube": "UC" + f"DemoChannel{number:02d}".ljust(22, "x"),
+        "bluesky": "did:plc:demo" + chr(97 + number % 26) * 20,
+        "mastodon": "https://{1}/users/{0}".format(*handle.partition("@")[::2]),
+        "flickr": f"{digits[:8]}@N0{number % 10}",
+    }.get(platform, digits)
 
 
 def build(session: Session, *, settings: Settings, keyring: Keyring) -> DemoResult:
@@ -489,16 +485,10 @@ class _Builder:
                 account_id=account_id,
                 platform_id=_demo_platform_id(key[0], key[1], number),
             )
-        french = self.ids["facebook", "AgricultureManitoba"]
-        account_details.update(
-            self.session, actor=self.actor("camille"), account_id=french, language="fr"
-        )
-        account_details.update(
-            self.session,
-            actor=self.actor("camille"),
-            account_id=self.ids["facebook", "ManitobaAgriculture"],
-            twin_id=french,
-        )
+        french, ced = self.ids["facebook", "AgricultureManitoba"], self.actor("camille")
+        account_details.update(self.session, actor=ced, account_id=french, language="fr")
+        english = self.ids["facebook", "ManitobaAgriculture"]
+        account_details.update(self.session, actor=ced, account_id=english, twin_id=french)
 
     def put(self, who: str, account: tuple[str, str], kind: str, value: str) -> None:
         credentials.put(
