@@ -160,12 +160,18 @@ def accounts_rename(
 
     with work(as_) as w:
         public = renames.rename(
-            w.session, actor=w.actor, account_id=account_id, handle=handle, url=url
+            w.session,
+            actor=w.actor,
+            account_id=account_id,
+            handle=handle,
+            url=url,
+            settings=w.settings,
         )
+        old = renames.history(w.session, actor=w.actor, account_id=account_id)[0].old_handle
     if json_:
         emit_json(public)
     else:
-        stdout.print(f"Renamed account {account_id} to @{public.handle}.", markup=False)
+        stdout.print(f"Renamed account {account_id} from @{old} to @{public.handle}.", markup=False)
 
 
 @app.command("update")
