@@ -5,6 +5,7 @@ rename, where the handle does not."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
@@ -50,6 +51,9 @@ ID_RULES: Mapping[str, IdRule] = MappingProxyType(
     }
 )
 MAX_PLATFORM_ID_LENGTH = 300
+# Control, invisible-format and line-separator characters: refused, never stripped (only the
+# spaces around an id go), so a value pasted with a hidden character is not taken silently.
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def normalize_platform_id(platform: Platform, value: str) -> str:
@@ -61,6 +65,11 @@ def normalize_platform_id(platform: Platform, value: str) -> str:
     rule = ID_RULES.get(platform.name)
     if rule is None:
         raise InvalidInput(f"The registry does not know how {platform.label} numbers accounts.")
+    if any(unicodedata.category(char) in _HIDDEN for char in value):
+        raise InvalidInput(
+            f"A {platform.label} {rule.what} cannot contain control or invisible characters; "
+            f"one looks like {rule.example}."
+        )
     text = value.strip()
     if platform.name == "linkedin":
         text = text.removeprefix("urn:li:organization:").removeprefix("urn:li:company:")

@@ -82,6 +82,47 @@ def test_decommissioned_accounts_keep_their_details_and_free_their_id(world: Wor
     assert live.platform_id == PAGE_ID
 
 
+def test_a_twin_in_the_same_language_is_refused_before_anything_changes(world: World) -> None:
+    ced = world.actor("ced1")
+    english = world.account("MBGov")
+    other = world.account("MBGov2", login_email="other@gov.mb.ca")
+    with pytest.raises(Conflict) as refused:
+        account_details.update(
+            world.session, actor=ced, account_id=english.id or 0, twin_id=other.id
+        )
+    assert refused.value.message == (
+        "Twins are one English (en) and one French (fr) account, and account "
+        f"{english.id} (facebook @MBGov) is en while account {other.id} (facebook @MBGov2) is en."
+    )
+    assert (english.twin_id, other.twin_id) == (None, None) and _updates(world) == []
+
+
+def test_an_id_taken_between_the_check_and_the_write_gets_the_checks_sentence(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ced = world.actor("ced1")
+    holder = world.account("MBGov")
+    late = world.account("MBGov2", login_email="other@gov.mb.ca")
+    account_details.update(world.session, actor=ced, account_id=holder.id or 0, platform_id=PAGE_ID)
+    check = account_details.require_free_platform_id
+    calls: list[str | None] = []
+
+    def blind_first(*args: object, **kwargs: object) -> None:
+        # The first check runs before the other account took the id (a concurrent change).
+        calls.append(str(args[2]))
+        if len(calls) > 1:
+            check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(account_details, "require_free_platform_id", blind_first)
+    with pytest.raises(Conflict, match=f"Facebook id {PAGE_ID} is already registered as account"):
+        account_details.update(
+            world.session, actor=ced, account_id=late.id or 0, platform_id=PAGE_ID, language="fr"
+        )
+    assert calls == [PAGE_ID, PAGE_ID]
+    world.session.refresh(late)
+    assert late.platform_id is None
+
+
 def test_approval_refuses_an_id_a_live_account_took_meanwhile(world: World) -> None:
     submitted = requests.submit_new_account(
         world.session,

@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from registry import permissions
 from registry.errors import Forbidden, NotFound, RegistryError
-from registry.models import Account, AccountRequest, ApiToken, Person, Role
+from registry.models import Account, AccountRequest, ApiToken, Person, Role, utcnow
 from registry.services import (
     access,
     accounts,
@@ -27,10 +27,13 @@ from registry.services import (
     compliance,
     credentials,
     departments,
+    feed,
     handover,
     outbox,
     people,
+    renames,
     requests,
+    signing,
     tokens,
 )
 from registry.services.actors import Actor
@@ -307,6 +310,32 @@ ROLE_QUESTIONS = {
         permissions.MAIL_OPERATORS,
         "list the e-mail outbox",
         lambda place, actor: outbox.list_messages(place.world.session, actor=actor),
+        ADMIN_AND_CED,
+    ),
+    "can_rename": RoleQuestion(
+        permissions.can_rename,
+        permissions.RENAMERS,
+        "rename accounts",
+        lambda place, actor: renames.rename(
+            place.world.session,
+            actor=actor,
+            account_id=place.account.id or 0,
+            handle="ManitobaAgNews",
+            url="https://www.facebook.com/ManitobaAgNews",
+        ),
+        CED_ROLE,
+    ),
+    "can_publish": RoleQuestion(
+        permissions.can_publish,
+        permissions.PUBLISHERS,
+        "sign the public directory for publishing",
+        lambda place, actor: signing.signed_feed(
+            place.world.session,
+            settings=place.world.settings,
+            actor=actor,
+            current=feed.build(place.world.session.connection(), now=utcnow()),
+            now=utcnow(),
+        ),
         ADMIN_AND_CED,
     ),
     "can_manage_tokens": RoleQuestion(

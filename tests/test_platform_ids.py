@@ -24,6 +24,7 @@ PAGE_ID = "100064512345678"
         ("instagram", "17841400000000000", "17841400000000000"),
         ("threads", "17841400000000000", "17841400000000000"),
         ("x", "783214", "783214"),
+        ("x", "\u00a0783214\u3000", "783214"),  # spaces pasted around it go
         ("linkedin", "urn:li:organization:2414183", "2414183"),
         ("linkedin", "2414183", "2414183"),
         ("youtube", "UCabcdefghijklmnopqrstuV", "UCabcdefghijklmnopqrstuV"),
@@ -47,6 +48,10 @@ def test_valid_ids_take_their_canonical_form(platform: str, given: str, stored: 
         ("x", "12 34"),
         ("x", "12\u200b34"),  # an invisible character
         ("x", "12\n34"),
+        ("facebook", f"{PAGE_ID}\x1f"),  # a control character is refused, not stripped
+        ("x", "\t1234"),
+        ("x", "1234\u2028"),
+        ("youtube", "\u200eUCabcdefghijklmnopqrstuV"),  # a left-to-right mark
         ("youtube", "UCabc"),
         ("youtube", "ucabcdefghijklmnopqrstuV"),
         ("bluesky", "did:plc:short"),
@@ -340,7 +345,7 @@ class TestConsole:
                 "twin": str(french_id),
             },
         )
-        assert twinless.status_code == 409 and "unlink the twin first" in twinless.text
+        assert twinless.status_code == 409 and "is en while" in twinless.text
         api.client.post(
             f"/console/accounts/{french_id}/details",
             data={"csrf": csrf_of(page.text), "language": "fr"},

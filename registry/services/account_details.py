@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry import permissions
@@ -109,14 +110,18 @@ def update(
         change(
             "display_name", clean_text(display_name, field="Name", max_length=200, required=False)
         )
+    # The id is written last, inside a savepoint: the unique index of live ids may still refuse
+    # it if another account took the id since the check (see below).
+    new_id = account.platform_id
     if platform_id is not None or clear_platform_id:
-        canonical = (
+        new_id = (
             normalize_platform_id(get_platform(account.platform), platform_id)
             if platform_id is not None
             else None
         )
-        require_free_platform_id(session, account.platform, canonical, account_id=account.id)
-        change("platform_id", canonical)
+        require_free_platform_id(session, account.platform, new_id, account_id=account.id)
+        if new_id != account.platform_id:
+            changes["platform_id"] = {"before": account.platform_id, "after": new_id}
     if language is not None:
         change("language", parse_choice(Language, language, what="language").value)
     partner = session.get(Account, account.twin_id) if account.twin_id else None
@@ -140,7 +145,16 @@ def update(
         if others:
             changes["other_accounts"] = others
         session.add(account)
-        session.flush()
+        try:
+            # The savepoint flushes the other changes first, then writes the id inside it.
+            with session.begin_nested():
+                account.platform_id = new_id
+                session.add(account)
+        except IntegrityError:
+            # Another account took the id between the check and this write: refuse with the
+            # sentence the check gives.
+            require_free_platform_id(session, account.platform, new_id, account_id=account.id)
+            raise
         audit.record(
             session,
             actor=actor,
@@ -173,6 +187,11 @@ def _link(
     partner = accounts.get_visible_account(session, actor=actor, account_id=twin_id)
     if partner.status == AccountStatus.decommissioned:
         raise Conflict(f"{label(partner).capitalize()} is decommissioned; it cannot be a twin.")
+    if PAIRED.get(account.language) != partner.language:
+        raise Conflict(
+            f"Twins are one English (en) and one French (fr) account, and {label(account)} is "
+            f"{account.language} while {label(partner)} is {partner.language}."
+        )
     for side in (account, partner):
         if side.twin_id and side.twin_id not in (account.id, partner.id):
             earlier = session.get(Account, side.twin_id)
