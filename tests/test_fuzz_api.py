@@ -68,6 +68,8 @@ RULES_BEYOND_THE_SCHEMA = {
     "POST /handovers": "registered, active people",
     "POST /accounts/{account_id}/holders": "an e-mail on an approved government domain",
     "POST /accounts/import": "a CSV file with a header row and valid rows",
+    "PATCH /accounts/{account_id}": "a platform id in the platform's form, a known language",
+    "POST /accounts/{account_id}/rename": "a handle of the platform and its profile link",
 }
 
 CONFIG = schemathesis.Config.from_dict(
