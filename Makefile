@@ -32,13 +32,18 @@ run: $(VENV)/.installed i18n-compile
 	@$(BIN)/registry tokens create $(DEMO_ADMIN) --as $(DEMO_ADMIN)
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
-# Lint, types, the import contracts (pyproject.toml) and the whole test suite (SQLite unless REGISTRY_TEST_DATABASE_URL is set).
+# Lint, types, the import contracts (pyproject.toml) and the whole test suite (SQLite unless
+# REGISTRY_TEST_DATABASE_URL is set), spread over one worker per core (pytest-xdist; every test
+# has its own database or schema, so they run in any order). TEST_WORKERS=0 runs them in one
+# process, in order.
+TEST_WORKERS ?= auto
+
 test: $(VENV)/.installed-dev i18n-compile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # The public side's messages in English and French (Babel; registry/i18n.py explains). After
 # changing a message: i18n-update (extract, then merge into fr's .po), translate what it marks
