@@ -207,20 +207,22 @@ class _Prepared:
         return tuple(f(v) if f else v for f, v in zip(self.convert, raw, strict=True))
 
 
-_PREPARED: dict[tuple[str, bool], _Prepared] = {}
+_PREPARED: dict[tuple[str, int], _Prepared] = {}
+
+
+def _first(connection: Connection, query: Any, platform: str, handle: str) -> Any:
+    """The first row of one of this module's queries. The public check is the hottest path
+    of the service, so this skips SQLAlchemy's per-execution work."""
+    key = (connection.dialect.name, id(query))
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        prepared = _PREPARED[key] = _Prepared.build(connection.dialect, query)
+    return prepared.first(connection, platform=platform, handle=handle)
 
 
 def _lookup(connection: Connection, platform: str, handle: str, *, by_id: bool = False) -> Any:
-    """The best row for a handle (or a platform id): the active account, else the latest one.
-    The public check is the hottest path of the service, so this skips SQLAlchemy's
-    per-execution work."""
-    dialect = connection.dialect
-    prepared = _PREPARED.get((dialect.name, by_id))
-    if prepared is None:
-        prepared = _PREPARED[(dialect.name, by_id)] = _Prepared.build(
-            dialect, _BY_ID if by_id else _QUERY
-        )
-    row = prepared.first(connection, platform=platform, handle=handle)
+    """The best row for a handle (or a platform id): the active account, else the latest one."""
+    row = _first(connection, _BY_ID if by_id else _QUERY, platform, handle)
     return None if row is None else _Row(*row)
 
 
@@ -234,6 +236,11 @@ class _Row(NamedTuple):
     activated_at: dt.datetime | None
     decommissioned_at: dt.datetime | None
     department: str
+
+
+class _Renamed(NamedTuple):
+    new_handle: str
+    renamed_at: dt.datetime
 
 
 def _answer(
@@ -250,9 +257,8 @@ def _answer(
     lang, _ = _language(lang)
     note = _(CONTENT_NOTE) if content else ""
     if row is None or row.status != AccountStatus.active.value:
-        renamed = connection.execute(
-            _RENAMED, {"platform": platform.name, "handle": compared}
-        ).first()
+        found = _first(connection, _RENAMED, platform.name, compared)
+        renamed = None if found is None else _Renamed(*found)
         if renamed is not None and (row is None or renamed.renamed_at > _changed(row)):
             return VerifyAnswer(
                 official=False,

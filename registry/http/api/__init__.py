@@ -9,10 +9,12 @@ from fastapi import FastAPI
 
 from registry.http.api import errors
 from registry.http.api.routes import router
+from registry.http.api.routes import verify as verify_routes
 
 
 def install(app: FastAPI) -> None:
     """The API's routes and refusal handlers on ``app`` (the top-level application, so the
     OpenAPI document describes them)."""
     errors.install(app)
+    app.include_router(verify_routes.router)  # first, and alone: see ``registry.http.api.routes``
     app.include_router(router)

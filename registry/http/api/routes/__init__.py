@@ -1,7 +1,10 @@
 """The JSON API, one module per resource, each with its ``APIRouter(prefix=..., tags=...)``.
 
-``router`` gathers them; the public check comes first, then the load balancer's probes, so a
-request for either is matched before the authenticated API's routes are tried.
+``router`` gathers them; the load balancer's probes come first, so they are matched before
+the authenticated API's routes are tried. The public check, the hottest path, is not in it:
+``registry.http.api.install`` puts ``verify.router`` on the application by itself, ahead of
+``router``, because matching a request against a router that includes others walks all of
+them (FastAPI computes the included routers' version on each match).
 """
 
 from __future__ import annotations
@@ -20,12 +23,10 @@ from registry.http.api.routes import (
     public,
     requests,
     tokens,
-    verify,
 )
 
 router = APIRouter()
 for module in (
-    verify,
     public,
     health,
     departments,
