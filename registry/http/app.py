@@ -13,6 +13,7 @@ from registry.http import api
 from registry.http.console.app import mount as console
 from registry.http.security import SecurityMiddleware
 from registry.keys import session_info
+from registry.services.feed import FeedCache
 from registry.services.signing import KeyringCache
 
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             weakref.finalize(app, own.dispose)  # its one connection goes too
     app.state.session_info = session_info(settings)
     app.state.answer_keys = KeyringCache(settings)
+    app.state.feed = FeedCache()
     api.install(app)
     app.router.routes.append(console(app.state))
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_request_bytes)

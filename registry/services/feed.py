@@ -4,8 +4,14 @@ browser extension or a static site to keep and check.
 
 The document carries no time of its own making, so the same registry gives the same bytes and a
 client polling with ``If-None-Match`` gets 304 until something public changes. ``updated_at``
-(and ``Last-Modified``) is the latest activation, decommissioning or rename it shows; a change to
-an account's public details alone moves the ETag, not that time.
+(and ``Last-Modified``) is the latest activation, decommissioning, rename or change of an
+account's public details (``account.updated``) it shows.
+
+Building the document reads every active account, so the server keeps the last one built
+(:class:`FeedCache`) and builds again only when the audit log has moved (every change to an
+account writes an event in the same transaction), after ``FRESH_FOR`` at most, or when a
+withdrawn or renamed account leaves the year's window. A poll that changes nothing costs one
+read of the audit log's last number.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from registry.models import Account, AccountStatus
 
@@ -27,6 +34,9 @@ ACCOUNTS = _TABLES["account"]
 TWINS = ACCOUNTS.alias("twin")
 DEPARTMENTS = _TABLES["department"]
 RENAMES = _TABLES["account_rename"]
+AUDIT = _TABLES["audit_event"]
+
+FRESH_FOR = dt.timedelta(seconds=60)  # the longest a built document is served without a rebuild
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,9 @@ class Feed:
     updated_at: dt.datetime | None
     document: dict[str, Any]
     count: int
+    # When the first withdrawn or renamed entry leaves the year's window (the document changes
+    # then with nothing written), or None.
+    leaves_window: dt.datetime | None = None
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -95,7 +108,13 @@ def build(connection: Connection, *, now: dt.datetime) -> Feed:
     moments = [row.activated_at for row in active if row.activated_at is not None]
     moments += [row.decommissioned_at for row in withdrawn]
     moments += [row.renamed_at for row in renamed]
+    edited = connection.execute(
+        select(func.max(AUDIT.c.at)).where(AUDIT.c.action == "account.updated")
+    ).scalar()
+    if edited is not None:
+        moments.append(_utc(edited))
     updated_at = max(moments, default=None)
+    leaving = [row.decommissioned_at for row in withdrawn] + [row.renamed_at for row in renamed]
     document = {
         "updated_at": _iso(updated_at),
         "accounts": [
@@ -139,7 +158,65 @@ def build(connection: Connection, *, now: dt.datetime) -> Feed:
     }
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Feed(body, etag, updated_at, document, len(active))
+    leaves_window = min(leaving, default=None)
+    return Feed(
+        body,
+        etag,
+        updated_at,
+        document,
+        len(active),
+        None if leaves_window is None else leaves_window + WINDOW,
+    )
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """An aggregate's time as an aware UTC time (SQLite gives it back without its zone)."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def version(connection: Connection) -> int:
+    """The audit log's last number: it moves with every change to an account."""
+    return int(connection.execute(select(func.max(AUDIT.c.seq))).scalar() or 0)
+
+
+@dataclass
+class _Built:
+    version: int
+    good_until: dt.datetime
+    feed: Feed
+    signed: dict[str, str] = field(default_factory=dict)  # by key id: the signed document
+
+
+class FeedCache:
+    """The last document built, kept by the server (one per process) so that polling and
+    repeated fetches do not each read every account. One thread builds at a time; the others
+    wait for it and take what it built."""
+
+    def __init__(self, fresh_for: dt.timedelta = FRESH_FOR) -> None:
+        self._fresh_for = fresh_for
+        self._lock = threading.Lock()
+        self._built: _Built | None = None
+
+    def _usable(self, current: int, now: dt.datetime) -> _Built | None:
+        built = self._built
+        if built is not None and built.version >= current and now < built.good_until:
+            return built
+        return None
+
+    def get(self, connection: Connection, *, now: dt.datetime) -> _Built:
+        current = version(connection)  # read first: a build never holds less than it
+        built = self._usable(current, now)
+        if built is not None:
+            return built
+        with self._lock:
+            built = self._usable(current, now)
+            if built is None:
+                made = build(connection, now=now)
+                until = now + self._fresh_for
+                if made.leaves_window is not None:
+                    until = min(until, made.leaves_window)
+                built = self._built = _Built(current, until, made)
+            return built
 
 
 def not_modified(feed_etag: str, updated_at: dt.datetime | None, headers: Any) -> bool:

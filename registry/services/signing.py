@@ -92,6 +92,14 @@ def jwks(keyring: Keyring, *, now: dt.datetime) -> dict[str, Any]:
     return {"keys": keys}
 
 
+def current_kid(keyring: Keyring) -> str:
+    """The id of the key that signs now; refused as :func:`sign` refuses when there is none."""
+    current = keyring.answer_signing_key()
+    if current is None:
+        raise VaultUnavailable(NO_KEY)
+    return kid(current[1].public_key())
+
+
 def sign(
     keyring: Keyring, payload: dict[str, Any], *, now: dt.datetime, valid_for: dt.timedelta
 ) -> str:

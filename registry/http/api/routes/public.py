@@ -51,7 +51,8 @@ def directory_feed(request: Request) -> Response:
     can poll cheaply. Read in a worker thread (a plain ``def``), never on the event loop."""
     now = utcnow()
     with read_only(request.app.state.engine) as connection:
-        current = feed.build(connection, now=now)
+        built = request.app.state.feed.get(connection, now=now)
+    current = built.feed
     signed = signing.wants_jose(request.headers.get("accept"))
     # The signed form has its own tag: the same version, another representation.
     etag = current.etag
@@ -63,11 +64,13 @@ def directory_feed(request: Request) -> Response:
     if feed.not_modified(etag, current.updated_at, request.headers):
         return Response(status_code=304, headers=headers)
     if signed:
-        token = signing.sign(
-            request.app.state.answer_keys.get(),
-            current.document,
-            now=now,
-            valid_for=signing.FEED_VALID_FOR,
-        )
+        keys = request.app.state.answer_keys.get()
+        # Signed once per version and key: signing serializes the whole document again.
+        key_id = signing.current_kid(keys)
+        token = built.signed.get(key_id)
+        if token is None:
+            token = built.signed[key_id] = signing.sign(
+                keys, current.document, now=now, valid_for=signing.FEED_VALID_FOR
+            )
         return Response(token, media_type=signing.MEDIA_TYPE, headers=headers)
     return Response(current.body, media_type="application/json", headers=headers)
