@@ -109,9 +109,9 @@ class TestImport:
             "line 2: 'https://evil.example/login' is not a profile on a platform the registry "
             "knows",
             "line 3: The profile URL 'https://x.com/SomeoneElse' points to X (Twitter) "
-            "@SomeoneElse, not to the account being registered, X (Twitter) @MBFinance",
+            "@SomeoneElse, not to the handle given, X (Twitter) @MBFinance",
             "line 4: The profile URL 'https://www.facebook.com/MBFinance' points to Facebook "
-            "@MBFinance, not to the account being registered, X (Twitter) @MBFinance",
+            "@MBFinance, not to the handle given, X (Twitter) @MBFinance",
         ]  # line 5 is fine: the same handle in another case, a trailing slash
         assert count(world, Account) == before
 

@@ -406,13 +406,12 @@ class TestSubmitting:
             (
                 {"url": "https://facebook.com/SomeoneElse"},
                 InvalidInput,
-                "points to Facebook @SomeoneElse, not to the account being registered, "
-                "Facebook @MBAgNews",
+                "points to Facebook @SomeoneElse, not to the handle given, Facebook @MBAgNews",
             ),
             (
                 {"url": "https://x.com/MBAgNews"},
                 InvalidInput,
-                "points to X \\(Twitter\\) @MBAgNews, not to the account being registered",
+                "points to X \\(Twitter\\) @MBAgNews, not to the handle given",
             ),
         ],
     )

@@ -276,7 +276,7 @@ class TestRegistrationAgrees:
         )
 
     def test_a_profile_url_of_another_youtube_namespace_is_refused(self, world: World) -> None:
-        with pytest.raises(InvalidInput, match="not to the account being registered"):
+        with pytest.raises(InvalidInput, match="not to the handle given"):
             self.draft(world, "youtube", "ManitobaGov", "https://www.youtube.com/c/ManitobaGov")
         draft = self.draft(world, "youtube", "c/ManitobaGov", "https://youtube.com/ManitobaGov")
         assert (draft.handle, draft.handle_normalized) == ("c/ManitobaGov", "c/manitobagov")

@@ -251,7 +251,7 @@ class TestNewRequestForm:
         ("change", "field", "phrase"),
         [
             ({"url": "https://facebook.com.evil.io/x"}, "url", "is not a profile on a platform"),
-            ({"url": "https://x.com/mbag", "handle": "other"}, "url", "not to the account"),
+            ({"url": "https://x.com/mbag", "handle": "other"}, "url", "not to the handle given"),
             ({"handle": "no spaces allowed"}, "handle", "is not a valid X (Twitter) handle"),
             ({"platform": "x", "handle": "mbag", "url": ""}, "url", "Profile URL must not"),
             ({"category": "personal"}, "category", "A personal account"),

@@ -100,7 +100,8 @@ def accounts_import(
     file: Annotated[
         Path,
         typer.Argument(
-            help="CSV: platform,handle,url,category,department,login_email,purpose,holders"
+            help="CSV: platform,handle,url,category,department,login_email,purpose,holders; "
+            "optional columns display_name, program_area, platform_id, language"
         ),
     ],
     as_: AsOption = None,

@@ -125,7 +125,7 @@ def profile_url(url: str, platform: Platform, shown: str, compared: str) -> str:
     if link.platform is not platform or link.compared != compared:
         raise InvalidInput(
             f"The profile URL {address!r} points to {handle_label(link.platform, link.handle)}, "
-            f"not to the account being registered, {handle_label(platform, shown)}."
+            f"not to the handle given, {handle_label(platform, shown)}."
         )
     if link.content:
         raise InvalidInput(
