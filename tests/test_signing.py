@@ -135,6 +135,10 @@ class TestRotation:
         assert refused.status_code == 503
         assert "registry vault rotate-signing-key" in refused.json()["detail"]
         assert api.client.get("/verify", params=QUESTION).status_code == 200
+        feed = api.client.get("/directory.json", headers=JOSE)
+        assert feed.status_code == 503
+        assert "registry vault rotate-signing-key" in feed.json()["detail"]
+        assert api.client.get("/directory.json").status_code == 200
 
     def test_the_command_is_for_administrators_and_audited(self, cli: Cli) -> None:
         cli.ok("init", "--admin", "admin@gov.mb.ca", "--name", "Admin")

@@ -112,7 +112,7 @@ def build(connection: Connection, *, now: dt.datetime) -> Feed:
         select(func.max(AUDIT.c.at)).where(AUDIT.c.action == "account.updated")
     ).scalar()
     if edited is not None:
-        moments.append(_utc(edited))
+        moments.append(edited)
     updated_at = max(moments, default=None)
     leaving = [row.decommissioned_at for row in withdrawn] + [row.renamed_at for row in renamed]
     document = {
@@ -167,11 +167,6 @@ def build(connection: Connection, *, now: dt.datetime) -> Feed:
         len(active),
         None if leaves_window is None else leaves_window + WINDOW,
     )
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """An aggregate's time as an aware UTC time (SQLite gives it back without its zone)."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def version(connection: Connection) -> int:

@@ -92,26 +92,29 @@ def jwks(keyring: Keyring, *, now: dt.datetime) -> dict[str, Any]:
     return {"keys": keys}
 
 
-def current_kid(keyring: Keyring) -> str:
-    """The id of the key that signs now; refused as :func:`sign` refuses when there is none."""
+def _current(keyring: Keyring) -> tuple[str, Any]:
+    """The key that signs now, with its id; a 503's sentence when the keyring has none."""
     current = keyring.answer_signing_key()
     if current is None:
         raise VaultUnavailable(NO_KEY)
-    return kid(current[1].public_key())
+    _, private = current
+    return kid(private.public_key()), private
+
+
+def current_kid(keyring: Keyring) -> str:
+    """The id of the key that signs now (what :func:`sign` would put in its header)."""
+    return _current(keyring)[0]
 
 
 def sign(
     keyring: Keyring, payload: dict[str, Any], *, now: dt.datetime, valid_for: dt.timedelta
 ) -> str:
     """``payload`` plus ``iat`` and ``exp``, as a compact JWS signed with the current key."""
-    current = keyring.answer_signing_key()
-    if current is None:
-        raise VaultUnavailable(NO_KEY)
-    _, private = current
+    key_id, private = _current(keyring)
     moment = int(now.timestamp())
     claims = {**payload, "iat": moment, "exp": moment + int(valid_for.total_seconds())}
     body = json.dumps(claims, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    header = {"alg": "EdDSA", "kid": kid(private.public_key()), "typ": "JOSE"}
+    header = {"alg": "EdDSA", "kid": key_id, "typ": "JOSE"}
     return jws.serialize_compact(
         header, body.encode("utf-8"), OKPKey.import_key(private), algorithms=["EdDSA"]
     )
